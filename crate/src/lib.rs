@@ -1,0 +1,59 @@
+//! # concurrency_lab
+//!
+//! The support crate of the Concurrency Lab notebooks. The code that *is* a
+//! lesson stays in the notebooks; this crate holds the plumbing they share
+//! (timing, charts, exercise checks) and the workloads of each chapter.
+//!
+//! | module | what it holds | chapters |
+//! | --- | --- | --- |
+//! | [`machine`] | cores, build profile, compiler | all |
+//! | [`measure`] | warm-up, samples, median and spread, progress, saving results | all |
+//! | [`chart`] | every chart, one look, shown inline (also in untrusted notebooks) | all |
+//! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 12, 13 |
+//! | [`exercise`] | running a learner's code safely and printing a verdict | all |
+//! | [`basics`] | splitting work, results from threads | 00 |
+//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02 |
+//! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
+//! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 02 |
+//! | [`solutions`] | reference solutions of the exercises (the tests use them) | all |
+//!
+//! In a notebook: `use concurrency_lab::prelude::*;`.
+
+// Lets solution files say `concurrency_lab::...` both in a notebook cell and
+// inside this crate, so one text serves as both.
+extern crate self as concurrency_lab;
+
+pub mod amdahl;
+pub mod basics;
+pub mod chart;
+pub mod exercise;
+pub mod machine;
+pub mod measure;
+pub mod primes;
+pub mod sequential;
+pub mod solutions;
+pub mod timeline;
+
+// The notebooks cannot `use` our dependencies unless we re-export them.
+pub use crossbeam;
+pub use num_bigint;
+pub use rayon;
+pub use serde;
+pub use serde_json;
+
+/// Everything a chapter notebook usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::amdahl::{self, SpeedupCurve};
+    pub use crate::basics;
+    pub use crate::chart::{self, Chart, Series};
+    pub use crate::exercise;
+    pub use crate::machine::{machine, Machine};
+    pub use crate::measure::{self, measure, save_json, time, Stats};
+    pub use crate::primes;
+    pub use crate::sequential;
+    pub use crate::timeline::{State, Timeline};
+    pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    pub use std::sync::{Arc, Mutex};
+    pub use std::thread;
+    pub use std::time::{Duration, Instant};
+}

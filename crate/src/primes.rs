@@ -1,0 +1,246 @@
+//! Trial-division primality: the CPU-bound workload of chapters 1 and 2.
+//!
+//! The inputs are the book's: the integers from 10^13 upwards. Each number is
+//! checked on its own, so the work is *embarrassingly parallel*; a prime near
+//! 10^13 needs about 1.6 million divisions, a composite usually only a few.
+
+use crate::exercise::{self, Verdict};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Where the book's inputs start: 10^13.
+pub const BOOK_START: u64 = 10_000_000_000_000;
+
+/// The 16 primes among 10^13 .. 10^13 + 499, as offsets from 10^13.
+pub const PRIMES_IN_FIRST_500: [u64; 16] =
+    [37, 51, 99, 129, 183, 259, 267, 273, 279, 283, 313, 343, 391, 411, 433, 453];
+
+/// `count` consecutive integers starting at 10^13 (500 in chapter 1, 1000 in chapter 2).
+pub fn book_inputs(count: u64) -> Vec<u64> {
+    (BOOK_START..BOOK_START + count).collect()
+}
+
+/// True if `n` is prime: tries 2, then odd divisors up to the square root.
+pub fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    if n % 2 == 0 {
+        return n == 2;
+    }
+    let mut d = 3;
+    while d * d <= n {
+        if n % d == 0 {
+            return false;
+        }
+        d += 2;
+    }
+    true
+}
+
+/// The smallest factor of `n` above 1 (`n` itself if prime); `None` below 2.
+pub fn smallest_factor(n: u64) -> Option<u64> {
+    if n < 2 {
+        return None;
+    }
+    if n % 2 == 0 {
+        return Some(2);
+    }
+    let mut d = 3;
+    while d * d <= n {
+        if n % d == 0 {
+            return Some(d);
+        }
+        d += 2;
+    }
+    Some(n)
+}
+
+/// The primes among `numbers`, one after another, in input order.
+pub fn find_sequential(numbers: &[u64]) -> Vec<u64> {
+    numbers.iter().copied().filter(|&n| is_prime(n)).collect()
+}
+
+/// The primes among `numbers`, checked by `workers` threads.
+///
+/// Each thread takes the next unchecked number from a shared counter (an
+/// atomic index), so a thread that drew a cheap composite simply takes the
+/// next one: the load balances itself. Returns the primes in the order they
+/// were *found*, which differs from run to run.
+pub fn find_parallel(numbers: &[u64], workers: usize) -> Vec<u64> {
+    let next = AtomicUsize::new(0);
+    let found = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&n) = numbers.get(i) else { break };
+                if is_prime(n) {
+                    found.lock().unwrap_or_else(|e| e.into_inner()).push(n);
+                }
+            });
+        }
+    });
+    found.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+    v.sort_unstable();
+    v
+}
+
+/// Compares a learner's answer with the right one and says what differs:
+/// which numbers are missing, which are extra, whether the order is wrong.
+pub fn compare_sets(what: &str, got: &[u64], want: &[u64]) -> Result<(), String> {
+    let got_sorted = sorted(got.to_vec());
+    let missing: Vec<u64> = want.iter().copied().filter(|n| got_sorted.binary_search(n).is_err()).collect();
+    let extra: Vec<u64> = got_sorted.iter().copied().filter(|n| !want.contains(n)).collect();
+    let mut dedup = got_sorted.clone();
+    dedup.dedup();
+    let show = |v: &[u64]| {
+        let shown: Vec<String> = v.iter().take(8).map(|n| n.to_string()).collect();
+        let more = if v.len() > 8 { format!(" and {} more", v.len() - 8) } else { String::new() };
+        format!("[{}]{more}", shown.join(", "))
+    };
+    match (missing.is_empty(), extra.is_empty()) {
+        (false, false) => Err(format!("{what}: missing {}, and these are not prime: {}", show(&missing), show(&extra))),
+        (false, true) => Err(format!("{what}: missing {} of {} primes: {}", missing.len(), want.len(), show(&missing))),
+        (true, false) => Err(format!("{what}: these are not prime: {}", show(&extra))),
+        (true, true) if dedup.len() != got.len() => {
+            Err(format!("{what}: some primes appear more than once ({} results for {} primes)", got.len(), want.len()))
+        }
+        (true, true) if got != want => Err(format!(
+            "{what}: the right primes, but not in ascending order (threads finish in any order: sort before returning)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Exercise "is_prime": judges a learner's primality test.
+pub fn judge_is_prime<F: Fn(u64) -> bool + Send + 'static>(f: F) -> Verdict {
+    exercise::run(exercise::DEFAULT_LIMIT, move || {
+        // A prime just below sqrt(10^13), squared: a composite whose only
+        // factor is large, which catches loops that stop one step too early.
+        let big_square = {
+            let mut p = 3_162_277;
+            while !is_prime(p) {
+                p -= 2;
+            }
+            p * p
+        };
+        let mut cases: Vec<u64> = (0..2_000).collect();
+        cases.extend([big_square, u32::MAX as u64, 4_294_967_311]);
+        cases.extend(book_inputs(100));
+        for &n in &cases {
+            let got = exercise::call(|| f(n)).map_err(|msg| format!("is_prime({n}) panicked: {msg}"))?;
+            let want = is_prime(n);
+            if got != want {
+                return Err(match smallest_factor(n) {
+                    None => format!("is_prime({n}) returned true, but numbers below 2 are not prime"),
+                    Some(d) if d == n => format!("is_prime({n}) returned false, but {n} is prime"),
+                    Some(d) => format!("is_prime({n}) returned true, but {n} = {d} × {}", n / d),
+                });
+            }
+        }
+        Ok(format!("all {} test numbers classified correctly, including 0, 1, 2, squares of primes and 10^13 + 37", cases.len()))
+    })
+}
+
+/// Prints the verdict on a learner's `is_prime`.
+pub fn check_is_prime<F: Fn(u64) -> bool + Send + 'static>(f: F) {
+    exercise::report("is_prime", &judge_is_prime(f));
+}
+
+/// Exercise "parallel_primes": judges a function that finds the primes among
+/// `numbers` with `workers` threads and returns them in ascending order.
+pub fn judge_parallel_primes<F>(f: F) -> Verdict
+where
+    F: Fn(&[u64], usize) -> Vec<u64> + Send + 'static,
+{
+    exercise::run(exercise::DEFAULT_LIMIT, move || {
+        let book = book_inputs(500);
+        let book_primes: Vec<u64> = PRIMES_IN_FIRST_500.iter().map(|k| BOOK_START + k).collect();
+        let small: Vec<u64> = (0..100).collect();
+        let cases: Vec<(String, Vec<u64>, usize, Vec<u64>)> = vec![
+            ("0..100 with 3 workers".into(), small.clone(), 3, find_sequential(&small)),
+            ("0..100 with 1 worker".into(), small.clone(), 1, find_sequential(&small)),
+            ("[2, 3, 4] with 8 workers (more workers than numbers)".into(), vec![2, 3, 4], 8, vec![2, 3]),
+            ("an empty list with 2 workers".into(), vec![], 2, vec![]),
+            ("the book's 500 numbers with 4 workers".into(), book, 4, book_primes),
+        ];
+        for (what, input, workers, want) in &cases {
+            let got = exercise::call(|| f(input, *workers)).map_err(|msg| format!("{what}: your code panicked: {msg}"))?;
+            compare_sets(what, &got, want)?;
+        }
+        Ok("the right primes in ascending order for every input, including the book's 16 primes among 10^13 .. 10^13 + 499".into())
+    })
+}
+
+/// Prints the verdict on a learner's `parallel_primes`.
+pub fn check_parallel_primes<F>(f: F)
+where
+    F: Fn(&[u64], usize) -> Vec<u64> + Send + 'static,
+{
+    exercise::report("parallel_primes", &judge_parallel_primes(f));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exercise::Verdict;
+
+    #[test]
+    fn the_book_has_16_primes_in_the_first_500_and_34_in_the_first_1000() {
+        let first_500 = find_sequential(&book_inputs(500));
+        let want: Vec<u64> = PRIMES_IN_FIRST_500.iter().map(|k| BOOK_START + k).collect();
+        assert_eq!(first_500, want);
+        let first_1000 = find_sequential(&book_inputs(1000));
+        assert_eq!(first_1000.len(), 34);
+        assert_eq!(first_1000[0], BOOK_START + 37);
+        assert_eq!(*first_1000.last().unwrap(), BOOK_START + 993);
+    }
+
+    #[test]
+    fn parallel_finds_the_same_set() {
+        let nums = book_inputs(200);
+        assert_eq!(sorted(find_parallel(&nums, 3)), find_sequential(&nums));
+        assert_eq!(find_parallel(&[], 2), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn small_cases() {
+        let primes: Vec<u64> = (0..30).filter(|&n| is_prime(n)).collect();
+        assert_eq!(primes, vec![2, 3, 5, 7, 11, 13, 17, 19, 23, 29]);
+        assert_eq!(smallest_factor(91), Some(7));
+    }
+
+    #[test]
+    fn judge_is_prime_rejects_wrong_tests_with_the_reason() {
+        // Forgets that 1 is not prime.
+        let v = judge_is_prime(|n| n == 1 || is_prime(n));
+        assert_eq!(v, Verdict::Failed("is_prime(1) returned true, but numbers below 2 are not prime".into()));
+        // Stops before the square root: squares of primes slip through.
+        let v = judge_is_prime(|n: u64| {
+            if n < 2 {
+                return false;
+            }
+            (2..n).take_while(|d| d * d < n).all(|d| n % d != 0)
+        });
+        assert_eq!(v, Verdict::Failed("is_prime(4) returned true, but 4 = 2 × 2".into()));
+        assert_eq!(judge_is_prime(|_| todo!()), Verdict::NotSolved);
+    }
+
+    #[test]
+    fn judge_parallel_primes_names_missing_extra_and_order() {
+        let v = judge_parallel_primes(|nums: &[u64], _| nums.iter().copied().filter(|&n| n % 2 == 1 && is_prime(n)).collect());
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("missing 1 of 25 primes: [2]")), "{v}");
+        let v = judge_parallel_primes(|nums: &[u64], _| nums.iter().copied().filter(|&n| n > 2 && n % 2 == 1 && n % 3 != 0).collect());
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("not prime")), "{v}");
+        let v = judge_parallel_primes(|nums: &[u64], _| {
+            let mut p = find_sequential(nums);
+            p.reverse();
+            p
+        });
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("ascending")), "{v}");
+    }
+}

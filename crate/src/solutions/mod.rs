@@ -1,0 +1,30 @@
+//! Reference solutions of the exercises.
+//!
+//! Each file here is exactly the text of a notebook cell: the notebook test
+//! harness pastes it in place of the exercise's starter cell (the starter's
+//! metadata names the file), and the tests below check it with the same
+//! judge the notebook's `check_*` call uses. One text, both places.
+//!
+//! Look here only after trying: the notebooks' hints come first.
+
+macro_rules! solution {
+    ($file:ident, $judge:path, $solution:ident) => {
+        pub mod $file {
+            #![allow(dead_code)]
+            include!(concat!(stringify!($file), ".rs"));
+            #[cfg(test)]
+            #[test]
+            fn passes_its_check() {
+                let verdict = $judge($solution);
+                assert!(verdict.passed(), "{verdict}");
+            }
+        }
+    };
+}
+
+solution!(ch00_split_work, crate::basics::judge_split_work, split_work);
+solution!(ch00_squares_on_threads, crate::basics::judge_squares_on_threads, squares_on_threads);
+solution!(ch01_is_prime, crate::primes::judge_is_prime, is_prime);
+solution!(ch01_parallel_primes, crate::primes::judge_parallel_primes, parallel_primes);
+solution!(ch02_amdahl_speedup, crate::amdahl::judge_amdahl_speedup, amdahl_speedup);
+solution!(ch02_serial_fraction, crate::amdahl::judge_serial_fraction, serial_fraction);
