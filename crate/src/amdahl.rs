@@ -64,12 +64,12 @@ pub struct SpeedupCurve {
 
 /// Times `work(n)` for each worker count in `workers` (which should start at
 /// 1) and builds the speedup curve. Prints one progress line per count.
-pub fn measure_speedup(
+pub fn measure_speedup<T>(
     label: &str,
     workers: impl IntoIterator<Item = usize>,
     warmup: usize,
     samples: usize,
-    mut work: impl FnMut(usize),
+    mut work: impl FnMut(usize) -> T,
 ) -> SpeedupCurve {
     let workers: Vec<usize> = workers.into_iter().collect();
     let mut progress = Progress::new(label, workers.len());
@@ -165,6 +165,14 @@ pub fn busy(units: u64) -> u64 {
         x ^= x << 17;
     }
     std::hint::black_box(x)
+}
+
+/// How many [`busy`] units take about `target` on one core of this machine
+/// (measured now, so experiments last the same time on fast and slow machines).
+pub fn units_for(target: std::time::Duration) -> u64 {
+    let probe = 20;
+    let one = measure::measure(1, 3, || busy(probe)).median / probe as f64;
+    ((target.as_secs_f64() / one.max(1e-9)).round() as u64).max(1)
 }
 
 /// Exercise "amdahl_speedup": judges a learner's implementation of the law.
