@@ -64,7 +64,6 @@ def with_solutions(nb):
             continue
         if pending is not None:
             name, solution = pending
-            lab(cell)  # the check cell
             cell.metadata.setdefault("concurrency_lab", {})["check"] = name
             sol = nbformat.v4.new_code_cell(solution)
             sol.metadata["concurrency_lab"] = {"solution_of": name}
@@ -115,6 +114,8 @@ def inspect(nb):
                 charts += 1
                 if len(html) > CHART_LIMIT:
                     problems.append(f"{where}: chart is {len(html)} bytes (limit {CHART_LIMIT})")
+        if any(o.get("data", {}).get("text/plain") == "()" for o in cell.outputs):
+            problems.append(f"{where}: shows `()`: end the cell's last statement with `;`")
         if "panicked at" in alltext + stderr:
             problems.append(f"{where}: a panic: {(stderr or alltext).strip()[:400]}")
         elif stderr.strip():
@@ -132,7 +133,7 @@ def inspect(nb):
     return problems
 
 
-def execute(nb, path, bench=False):
+def execute(nb):
     """Runs nb in a fresh kernel; returns (problems, seconds)."""
     client = NotebookClient(
         nb,
@@ -171,7 +172,7 @@ def bench(path):
     lesson_count = len(nb.cells)
     nb.cells += trivial
     wall_start = time.time()
-    problems, seconds = execute(nb, path, bench=True)
+    problems, seconds = execute(nb)
     durations, first_chart = [], None
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -227,7 +228,7 @@ def main():
         print(f"--- {path.name}", flush=True)
         shipped = nbformat.read(path, as_version=4)
         nb, problems = with_solutions(shipped)
-        exec_problems, seconds = execute(nb, path)
+        exec_problems, seconds = execute(nb)
         problems += exec_problems + inspect(nb)
         nbformat.write(nb, OUT / path.name)
         if problems:

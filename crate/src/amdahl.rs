@@ -17,6 +17,17 @@ pub fn speedup(b: f64, n: f64) -> f64 {
     1.0 / (b + (1.0 - b) / n)
 }
 
+/// What Amdahl's law says about unlimited workers for serial fraction `b`,
+/// in words. Below B = 0.005 the ceiling (over 200x) is far beyond anything
+/// a small machine can show, and within measurement noise of "none".
+pub fn ceiling(b: f64) -> String {
+    if b < 0.005 {
+        "no serial part measurable at this scale, so no ceiling in sight".to_string()
+    } else {
+        format!("at most {:.1}x however many workers are added", 1.0 / b)
+    }
+}
+
 /// Fits the serial fraction `B` to measured `(workers, seconds)` pairs.
 ///
 /// Amdahl's time model `T(N) = a + c / N` is a straight line in `1/N`, with
@@ -149,7 +160,7 @@ impl fmt::Display for SpeedupCurve {
             writeln!(f, "{:>8} {:>12} {:>8.2}x {:>14}", n, measure::seconds(s.median), p.median, model)?;
         }
         match self.fitted_serial_fraction {
-            Some(b) => write!(f, "fitted serial fraction B = {b:.3} (so at most {:.1}x with unlimited workers)", 1.0 / b.max(1e-9)),
+            Some(b) => write!(f, "fitted serial fraction B = {b:.3}: {}", ceiling(b)),
             None => write!(f, "fitted serial fraction: needs at least two worker counts up to {} cores", self.machine.cores),
         }
     }

@@ -249,7 +249,9 @@ pub struct SpeedupPoint {
 /// Speedup against workers: measured medians with min-max bars, the linear
 /// ideal, and Amdahl curves for the serial fractions given as `(label, B)`.
 pub fn speedup(title: &str, points: &[SpeedupPoint], models: &[(String, f64)]) -> Chart {
-    let n_max = points.iter().map(|p| p.workers).max().unwrap_or(1).max(2) as f64;
+    // At least 4 workers wide, so that on a 2-core machine the models still
+    // show where they are heading.
+    let n_max = points.iter().map(|p| p.workers).max().unwrap_or(1).max(4) as f64;
     let y_top = points.iter().map(|p| p.max).fold(n_max, f64::max) * 1.1;
     render(title, |area| {
         let mut chart = ChartBuilder::on(area)
@@ -388,7 +390,13 @@ pub fn histogram(title: &str, x_desc: &str, values: &[f64], bins: usize) -> Char
             .x_label_area_size(40)
             .y_label_area_size(56)
             .build_cartesian_2d(lo..lo + width * bins as f64, 0.0..y_top.max(1.0))?;
-        chart.configure_mesh().disable_x_mesh().x_desc(x_desc).y_desc("count").draw()?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc(x_desc)
+            .y_desc("count")
+            .y_label_formatter(&|y| if y.fract() == 0.0 { format!("{y:.0}") } else { String::new() })
+            .draw()?;
         let c = color(0);
         chart
             .draw_series(counts.iter().enumerate().map(|(i, &n)| {
@@ -410,7 +418,8 @@ pub struct Span {
     pub end: f64,
 }
 
-/// A thread timeline: one row per thread, coloured by state, time across.
+/// A thread timeline: one row per thread (the first at the top), coloured by
+/// state, time across. The right fifth is left free for the legend.
 pub fn timeline(title: &str, threads: &[String], spans: &[Span]) -> Chart {
     use crate::timeline::State;
     let t_end = spans.iter().map(|s| s.end).fold(0.0, f64::max).max(1e-6);
@@ -422,7 +431,7 @@ pub fn timeline(title: &str, threads: &[String], spans: &[Span]) -> Chart {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(90)
-            .build_cartesian_2d(0.0..t_end * 1.02, -0.5..rows as f64 - 0.5)?;
+            .build_cartesian_2d(0.0..t_end * 1.25, -0.5..rows as f64 - 0.5)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -430,7 +439,11 @@ pub fn timeline(title: &str, threads: &[String], spans: &[Span]) -> Chart {
             .y_labels(rows * 2 + 1)
             .y_label_formatter(&|y| {
                 let i = y.round();
-                if (y - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < rows {
+                    names.get(rows - 1 - i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .draw()?;
         for state in State::ALL {
@@ -439,7 +452,7 @@ pub fn timeline(title: &str, threads: &[String], spans: &[Span]) -> Chart {
                 .iter()
                 .filter(|s| s.state == state)
                 .filter_map(|s| {
-                    let row = threads.iter().position(|t| t == &s.thread)? as f64;
+                    let row = (rows - 1 - threads.iter().position(|t| t == &s.thread)?) as f64;
                     let h = state.height();
                     Some(Rectangle::new([(s.start, row - h), (s.end.max(s.start + t_end * 0.002), row + h)], c.filled()))
                 })

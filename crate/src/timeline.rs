@@ -119,17 +119,20 @@ impl Timeline {
         self.spans.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Thread names in the order they first appear.
+    /// Thread names in the order they first started something; threads that
+    /// started within the same millisecond are ordered by name ("task 1"
+    /// before "task 2"), so rows do not shuffle from run to run.
     pub fn threads(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        let mut spans = self.spans();
-        spans.sort_by(|a, b| a.start.total_cmp(&b.start));
-        for s in spans {
-            if !names.contains(&s.thread) {
-                names.push(s.thread);
+        let mut first: Vec<(u64, String)> = Vec::new();
+        for s in self.spans() {
+            let ms = (s.start * 1e3) as u64;
+            match first.iter_mut().find(|(_, name)| *name == s.thread) {
+                Some(entry) => entry.0 = entry.0.min(ms),
+                None => first.push((ms, s.thread)),
             }
         }
-        names
+        first.sort();
+        first.into_iter().map(|(_, name)| name).collect()
     }
 
     /// Total seconds `thread` spent in `state`.
