@@ -82,10 +82,24 @@ pub fn measure_speedup<T>(
     samples: usize,
     mut work: impl FnMut(usize) -> T,
 ) -> SpeedupCurve {
+    // A thin generic shim: the real work is in a non-generic function, which
+    // is compiled once in this crate instead of again in every notebook cell.
     let workers: Vec<usize> = workers.into_iter().collect();
+    measure_speedup_dyn(label, &workers, warmup, samples, &mut |n| {
+        std::hint::black_box(work(n));
+    })
+}
+
+fn measure_speedup_dyn(
+    label: &str,
+    workers: &[usize],
+    warmup: usize,
+    samples: usize,
+    work: &mut dyn FnMut(usize),
+) -> SpeedupCurve {
     let mut progress = Progress::new(label, workers.len());
     let mut times = Vec::new();
-    for &n in &workers {
+    for &n in workers {
         let stats = measure::measure(warmup, samples, || work(n));
         progress.step(&format!("{n} worker{}: {}", if n == 1 { "" } else { "s" }, stats));
         times.push((n, stats));
@@ -187,7 +201,7 @@ pub fn units_for(target: std::time::Duration) -> u64 {
 }
 
 /// Exercise "amdahl_speedup": judges a learner's implementation of the law.
-pub fn judge_amdahl_speedup<F: Fn(f64, f64) -> f64 + Send + 'static>(f: F) -> Verdict {
+pub fn judge_amdahl_speedup(f: fn(f64, f64) -> f64) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         let bs = [0.0, 0.05, 0.1, 0.25, 0.5, 0.6, 0.9, 1.0];
         let ns = [1.0, 2.0, 4.0, 8.0, 1000.0];
@@ -207,14 +221,14 @@ pub fn judge_amdahl_speedup<F: Fn(f64, f64) -> f64 + Send + 'static>(f: F) -> Ve
 }
 
 /// Prints the verdict on a learner's `amdahl_speedup`.
-pub fn check_amdahl_speedup<F: Fn(f64, f64) -> f64 + Send + 'static>(f: F) {
+pub fn check_amdahl_speedup(f: fn(f64, f64) -> f64) {
     exercise::report("amdahl_speedup", &judge_amdahl_speedup(f));
 }
 
 /// Exercise "serial_fraction": judges a function that estimates B from the
 /// time on one worker `t1` and on `n` workers `tn`, and returns `None` when
 /// the inputs cannot give an answer.
-pub fn judge_serial_fraction<F: Fn(f64, f64, usize) -> Option<f64> + Send + 'static>(f: F) -> Verdict {
+pub fn judge_serial_fraction(f: fn(f64, f64, usize) -> Option<f64>) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         for b in [0.0, 0.1, 0.3, 0.75, 1.0] {
             for n in [2usize, 3, 4, 16] {
@@ -249,7 +263,7 @@ pub fn judge_serial_fraction<F: Fn(f64, f64, usize) -> Option<f64> + Send + 'sta
 }
 
 /// Prints the verdict on a learner's `serial_fraction`.
-pub fn check_serial_fraction<F: Fn(f64, f64, usize) -> Option<f64> + Send + 'static>(f: F) {
+pub fn check_serial_fraction(f: fn(f64, f64, usize) -> Option<f64>) {
     exercise::report("serial_fraction", &judge_serial_fraction(f));
 }
 

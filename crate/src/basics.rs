@@ -8,7 +8,7 @@ use std::thread::ThreadId;
 /// Exercise "split_work": judges a function that splits `0..len` into exactly
 /// `workers` contiguous ranges, in order, whose sizes differ by at most one
 /// (and returns no ranges when `workers` is 0).
-pub fn judge_split_work<F: Fn(usize, usize) -> Vec<Range<usize>> + Send + 'static>(f: F) -> Verdict {
+pub fn judge_split_work(f: fn(usize, usize) -> Vec<Range<usize>>) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         let mut tried = 0;
         for len in [0usize, 1, 2, 7, 10, 100, 1001] {
@@ -50,14 +50,14 @@ pub fn judge_split_work<F: Fn(usize, usize) -> Vec<Range<usize>> + Send + 'stati
 }
 
 /// Prints the verdict on a learner's `split_work`.
-pub fn check_split_work<F: Fn(usize, usize) -> Vec<Range<usize>> + Send + 'static>(f: F) {
+pub fn check_split_work(f: fn(usize, usize) -> Vec<Range<usize>>) {
     exercise::report("split_work", &judge_split_work(f));
 }
 
 /// Exercise "squares_on_threads": judges a function that computes `i * i`
 /// for `i` in `0..n`, each on its own new thread, and returns each square
 /// with the id of the thread that computed it, in order of `i`.
-pub fn judge_squares_on_threads<F: Fn(usize) -> Vec<(usize, ThreadId)> + Send + 'static>(f: F) -> Verdict {
+pub fn judge_squares_on_threads(f: fn(usize) -> Vec<(usize, ThreadId)>) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         let me = std::thread::current().id();
         for n in [0usize, 1, 5, 12] {
@@ -87,7 +87,7 @@ pub fn judge_squares_on_threads<F: Fn(usize) -> Vec<(usize, ThreadId)> + Send + 
 }
 
 /// Prints the verdict on a learner's `squares_on_threads`.
-pub fn check_squares_on_threads<F: Fn(usize) -> Vec<(usize, ThreadId)> + Send + 'static>(f: F) {
+pub fn check_squares_on_threads(f: fn(usize) -> Vec<(usize, ThreadId)>) {
     exercise::report("squares_on_threads", &judge_squares_on_threads(f));
 }
 

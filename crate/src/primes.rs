@@ -117,7 +117,7 @@ pub fn compare_sets(what: &str, got: &[u64], want: &[u64]) -> Result<(), String>
 }
 
 /// Exercise "is_prime": judges a learner's primality test.
-pub fn judge_is_prime<F: Fn(u64) -> bool + Send + 'static>(f: F) -> Verdict {
+pub fn judge_is_prime(f: fn(u64) -> bool) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         // A prime just below sqrt(10^13), squared: a composite whose only
         // factor is large, which catches loops that stop one step too early.
@@ -147,16 +147,13 @@ pub fn judge_is_prime<F: Fn(u64) -> bool + Send + 'static>(f: F) -> Verdict {
 }
 
 /// Prints the verdict on a learner's `is_prime`.
-pub fn check_is_prime<F: Fn(u64) -> bool + Send + 'static>(f: F) {
+pub fn check_is_prime(f: fn(u64) -> bool) {
     exercise::report("is_prime", &judge_is_prime(f));
 }
 
 /// Exercise "parallel_primes": judges a function that finds the primes among
 /// `numbers` with `workers` threads and returns them in ascending order.
-pub fn judge_parallel_primes<F>(f: F) -> Verdict
-where
-    F: Fn(&[u64], usize) -> Vec<u64> + Send + 'static,
-{
+pub fn judge_parallel_primes(f: fn(&[u64], usize) -> Vec<u64>) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         let book = book_inputs(500);
         let book_primes: Vec<u64> = PRIMES_IN_FIRST_500.iter().map(|k| BOOK_START + k).collect();
@@ -177,10 +174,7 @@ where
 }
 
 /// Prints the verdict on a learner's `parallel_primes`.
-pub fn check_parallel_primes<F>(f: F)
-where
-    F: Fn(&[u64], usize) -> Vec<u64> + Send + 'static,
-{
+pub fn check_parallel_primes(f: fn(&[u64], usize) -> Vec<u64>) {
     exercise::report("parallel_primes", &judge_parallel_primes(f));
 }
 
