@@ -7,4 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export JUPYTER_PREFER_ENV_PATH=1
 cd "$root"
-exec "$root/.venv/bin/jupyter" lab notebooks/00-start-here.ipynb "$@"
+extra=()
+# Jupyter refuses to run as root unless told (containers often are root).
+[ "$(id -u)" = 0 ] && extra+=(--allow-root)
+exec "$root/.venv/bin/jupyter" lab "${extra[@]}" notebooks/00-start-here.ipynb "$@"
