@@ -15,6 +15,7 @@
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 02 |
+//! | [`workqueue`] | work queues and priority queues shared by a pool of threads | 03 |
 //! | [`solutions`] | reference solutions of the exercises (the tests use them) | all |
 //!
 //! In a notebook: `use concurrency_lab::prelude::*;`.
@@ -33,10 +34,12 @@ pub mod primes;
 pub mod sequential;
 pub mod solutions;
 pub mod timeline;
+pub mod workqueue;
 
 // The notebooks cannot `use` our dependencies unless we re-export them.
 pub use crossbeam;
 pub use num_bigint;
+pub use parking_lot;
 pub use rayon;
 pub use serde;
 pub use serde_json;
@@ -52,6 +55,7 @@ pub mod prelude {
     pub use crate::primes;
     pub use crate::sequential;
     pub use crate::timeline::{State, Timeline};
+    pub use crate::workqueue::{self, PriorityQueue, WorkQueue};
     pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub use std::sync::{Arc, Mutex};
     pub use std::thread;

@@ -8,7 +8,7 @@
 //! Look here only after trying: the notebooks' hints come first.
 
 macro_rules! solution {
-    ($file:ident, $judge:path, $solution:ident) => {
+    ($file:ident, $judge:path, $solution:expr) => {
         pub mod $file {
             #![allow(dead_code)]
             include!(concat!(stringify!($file), ".rs"));
@@ -28,3 +28,5 @@ solution!(ch01_is_prime, crate::primes::judge_is_prime, is_prime);
 solution!(ch01_parallel_primes, crate::primes::judge_parallel_primes, parallel_primes);
 solution!(ch02_amdahl_speedup, crate::amdahl::judge_amdahl_speedup, amdahl_speedup);
 solution!(ch02_serial_fraction, crate::amdahl::judge_serial_fraction, serial_fraction);
+solution!(ch03_work_queue, crate::workqueue::judge_work_queue, JobQueue::new);
+solution!(ch03_priority_queue, crate::workqueue::judge_priority_queue, UrgentFirst::new);

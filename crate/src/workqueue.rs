@@ -1,0 +1,439 @@
+//! Work queues shared by a pool of threads (chapter 3), and the judges of
+//! the two queue exercises.
+//!
+//! A work queue is the meeting point of producers (who `push` jobs) and
+//! consumers (worker threads that `pop` them). What makes one *correct* is
+//! not visible in a single-threaded test: `pop` must wait while the queue is
+//! empty but still open (a consumer that gives up early leaves jobs behind),
+//! `close` must wake every waiting consumer (or they wait forever), and no
+//! job may be lost or handed out twice under any interleaving. So the judges
+//! here run the learner's queue many times, with several producers and
+//! consumers and a different pattern of pauses each round, and print the
+//! round that broke it.
+
+use crate::exercise::{self, Verdict};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// A first-in first-out queue of jobs that several threads share.
+pub trait WorkQueue: Send + Sync + 'static {
+    /// Adds a job at the back and wakes one waiting consumer.
+    fn push(&self, job: u64);
+    /// Takes the job at the front. While the queue is empty and still open,
+    /// waits; once it is closed *and* empty, returns `None`.
+    fn pop(&self) -> Option<u64>;
+    /// Says that no more jobs will come: wakes every waiting consumer.
+    fn close(&self);
+}
+
+/// A queue whose `pop` returns the job of highest priority first
+/// (any order among equal priorities). Same waiting and closing rules as
+/// [`WorkQueue`].
+pub trait PriorityQueue: Send + Sync + 'static {
+    /// Adds a job; a larger `priority` is more urgent.
+    fn push(&self, priority: u32, job: u64);
+    /// Takes the most urgent job; waits while empty and open; `None` once
+    /// closed and empty.
+    fn pop(&self) -> Option<u64>;
+    /// No more jobs will come: wakes every waiting consumer.
+    fn close(&self);
+}
+
+/// The factors of `n` (1 and `n` included), in ascending order: the "job"
+/// of the book's work-queue example.
+pub fn factors(n: u64) -> Vec<u64> {
+    let mut small = Vec::new();
+    let mut large = Vec::new();
+    let mut d = 1;
+    while d * d <= n {
+        if n % d == 0 {
+            small.push(d);
+            if d != n / d {
+                large.push(n / d);
+            }
+        }
+        d += 1;
+    }
+    small.extend(large.into_iter().rev());
+    small
+}
+
+/// A tiny deterministic random number generator (xorshift), so that a
+/// failing round can be named by its seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A random pause: usually nothing, sometimes a yield, sometimes a short
+/// sleep. Sprinkled between queue operations, it shakes up the interleaving.
+pub fn jitter(rng: &mut Rng) {
+    match rng.below(10) {
+        0..=5 => {}
+        6..=8 => std::thread::yield_now(),
+        _ => std::thread::sleep(Duration::from_micros(rng.below(300))),
+    }
+}
+
+/// One round of the stress test: who took part and what went wrong.
+struct Round {
+    producers: usize,
+    consumers: usize,
+    jobs_each: usize,
+    seed: u64,
+}
+
+impl Round {
+    fn describe(&self) -> String {
+        format!(
+            "round with {} producer(s) pushing {} jobs each and {} consumer(s), pauses from seed {}",
+            self.producers, self.jobs_each, self.consumers, self.seed
+        )
+    }
+}
+
+/// What a consumer thread reports back.
+enum Consumed {
+    Jobs { jobs: Vec<u64>, none_while_open: bool },
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
+/// How long consumers may take to finish after `close()`.
+const AFTER_CLOSE: Duration = Duration::from_secs(2);
+
+/// Runs producers and consumers on a queue made by `make` and checks that
+/// every job comes out exactly once and every consumer stops after `close`.
+fn stress<Q, M, Push, Pop, Close>(make: &M, push: Push, pop: Pop, close: Close, rounds: u64) -> Result<usize, String>
+where
+    Q: Send + Sync + 'static,
+    M: Fn() -> Q,
+    Push: Fn(&Q, u64) + Copy + Send + 'static,
+    Pop: Fn(&Q) -> Option<u64> + Copy + Send + 'static,
+    Close: Fn(&Q),
+{
+    let mut total = 0;
+    for seed in 1..=rounds {
+        let mut rng = Rng::new(seed);
+        let round = Round {
+            producers: 1 + rng.below(3) as usize,
+            consumers: 1 + rng.below(4) as usize,
+            jobs_each: 1 + rng.below(40) as usize,
+            seed,
+        };
+        let queue = Arc::new(exercise::call(make).map_err(|m| format!("creating the queue panicked: {m}"))?);
+        let closed = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        for c in 0..round.consumers {
+            let (queue, closed, tx) = (queue.clone(), closed.clone(), tx.clone());
+            let mut rng = Rng::new(seed * 1000 + c as u64);
+            std::thread::spawn(move || {
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut jobs = Vec::new();
+                    loop {
+                        jitter(&mut rng);
+                        match pop(&queue) {
+                            Some(job) => jobs.push(job),
+                            None => return Consumed::Jobs { jobs, none_while_open: !closed.load(Ordering::SeqCst) },
+                        }
+                    }
+                }));
+                let _ = tx.send(out.unwrap_or_else(Consumed::Panicked));
+            });
+        }
+        drop(tx);
+        let producers: Vec<_> = (0..round.producers)
+            .map(|p| {
+                let queue = queue.clone();
+                let mut rng = Rng::new(seed * 1000 + 500 + p as u64);
+                let jobs_each = round.jobs_each;
+                std::thread::spawn(move || {
+                    for k in 0..jobs_each {
+                        jitter(&mut rng);
+                        push(&queue, (p * 1000 + k) as u64);
+                    }
+                })
+            })
+            .collect();
+        for h in producers {
+            if let Err(payload) = h.join() {
+                let msg = exercise::panic_message(payload.as_ref());
+                if msg.starts_with("not yet implemented") {
+                    std::panic::resume_unwind(payload);
+                }
+                return Err(format!("push() panicked: {msg} ({})", round.describe()));
+            }
+        }
+        closed.store(true, Ordering::SeqCst);
+        exercise::call(|| close(&queue)).map_err(|m| format!("close() panicked: {m} ({})", round.describe()))?;
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + AFTER_CLOSE;
+        for finished in 0..round.consumers {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Consumed::Jobs { jobs, none_while_open }) => {
+                    if none_while_open {
+                        return Err(format!(
+                            "pop() returned None while the queue was still open (the producers were still pushing), so that consumer stopped early \
+                             and any job pushed after it would have been left behind. pop() must *wait* while the queue is empty and open. ({})",
+                            round.describe()
+                        ));
+                    }
+                    got.extend(jobs);
+                }
+                Ok(Consumed::Panicked(payload)) => {
+                    let msg = exercise::panic_message(payload.as_ref());
+                    if msg.starts_with("not yet implemented") {
+                        std::panic::resume_unwind(payload);
+                    }
+                    return Err(format!("pop() panicked: {msg} ({})", round.describe()));
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "{} of {} consumer(s) were still blocked in pop() {} s after close(). Does close() wake *every* waiting consumer \
+                         (notify_all), and does pop() return None once the queue is closed and empty? ({})",
+                        round.consumers - finished,
+                        round.consumers,
+                        AFTER_CLOSE.as_secs(),
+                        round.describe()
+                    ));
+                }
+            }
+        }
+        let mut counts: HashMap<u64, usize> = HashMap::new();
+        for job in &got {
+            *counts.entry(*job).or_default() += 1;
+        }
+        let want: Vec<u64> =
+            (0..round.producers).flat_map(|p| (0..round.jobs_each).map(move |k| (p * 1000 + k) as u64)).collect();
+        let lost: Vec<u64> = want.iter().copied().filter(|j| !counts.contains_key(j)).collect();
+        let twice: Vec<u64> = counts.iter().filter(|(_, &n)| n > 1).map(|(j, _)| *j).collect();
+        let unknown: Vec<u64> = counts.keys().copied().filter(|j| !want.contains(j)).collect();
+        if !lost.is_empty() {
+            return Err(format!(
+                "{} of {} jobs never came out of the queue, e.g. job {} ({})",
+                lost.len(),
+                want.len(),
+                lost[0],
+                round.describe()
+            ));
+        }
+        if !twice.is_empty() {
+            return Err(format!("job {} came out more than once ({})", twice[0], round.describe()));
+        }
+        if !unknown.is_empty() {
+            return Err(format!("job {} came out but was never pushed ({})", unknown[0], round.describe()));
+        }
+        total += want.len();
+    }
+    Ok(total)
+}
+
+/// How many rounds each judge runs.
+const ROUNDS: u64 = 150;
+
+/// Exercise "work_queue": judges a learner's [`WorkQueue`]; `make` builds an
+/// empty, open queue.
+pub fn judge_work_queue<Q: WorkQueue, M: Fn() -> Q + Send + 'static>(make: M) -> Verdict {
+    exercise::run(exercise::DEFAULT_LIMIT, move || {
+        // First in, first out, on one thread.
+        let q = exercise::call(&make).map_err(|m| format!("creating the queue panicked: {m}"))?;
+        exercise::call(|| {
+            for j in [7, 8, 9] {
+                q.push(j);
+            }
+            q.close();
+        })
+        .map_err(|m| format!("push() or close() panicked: {m}"))?;
+        let order: Vec<Option<u64>> = (0..4).map(|_| exercise::call(|| q.pop())).collect::<Result<_, _>>().map_err(|m| format!("pop() panicked: {m}"))?;
+        if order != [Some(7), Some(8), Some(9), None] {
+            return Err(format!(
+                "on one thread, push 7, 8, 9, close, then pop four times gave {order:?}; expected [Some(7), Some(8), Some(9), None] (first in, first out, then None)"
+            ));
+        }
+        let jobs = stress(&make, |q: &Q, j| q.push(j), |q: &Q| q.pop(), |q: &Q| q.close(), ROUNDS)?;
+        Ok(format!(
+            "first in, first out; {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): every job came out exactly once and every consumer stopped after close()"
+        ))
+    })
+}
+
+/// Prints the verdict on a learner's work queue.
+pub fn check_work_queue<Q: WorkQueue, M: Fn() -> Q + Send + 'static>(make: M) {
+    exercise::report("work_queue", &judge_work_queue(make));
+}
+
+/// Exercise "priority_queue": judges a learner's [`PriorityQueue`]; `make`
+/// builds an empty, open queue.
+pub fn judge_priority_queue<Q: PriorityQueue, M: Fn() -> Q + Send + 'static>(make: M) -> Verdict {
+    exercise::run(exercise::DEFAULT_LIMIT, move || {
+        let q = exercise::call(&make).map_err(|m| format!("creating the queue panicked: {m}"))?;
+        let pushed = [(1, 10), (5, 11), (3, 12), (5, 13), (0, 14), (9, 15), (3, 16)];
+        exercise::call(|| {
+            for (p, j) in pushed {
+                q.push(p, j);
+            }
+            q.close();
+        })
+        .map_err(|m| format!("push() or close() panicked: {m}"))?;
+        let mut popped = Vec::new();
+        for _ in 0..=pushed.len() {
+            popped.push(exercise::call(|| q.pop()).map_err(|m| format!("pop() panicked: {m}"))?);
+        }
+        let priority_of = |j: u64| pushed.iter().find(|(_, x)| *x == j).map(|(p, _)| *p);
+        let shown: Vec<String> = popped
+            .iter()
+            .map(|o| match o {
+                Some(j) => format!("job {j} (priority {})", priority_of(*j).map_or("?".into(), |p| p.to_string())),
+                None => "None".into(),
+            })
+            .collect();
+        let jobs: Vec<u64> = popped.iter().flatten().copied().collect();
+        let mut sorted_jobs = jobs.clone();
+        sorted_jobs.sort();
+        if sorted_jobs != [10, 11, 12, 13, 14, 15, 16] || popped.last() != Some(&None) {
+            return Err(format!(
+                "on one thread, seven pushes, close(), then eight pops gave [{}]: expected each of the seven jobs once, then None",
+                shown.join(", ")
+            ));
+        }
+        let priorities: Vec<u32> = jobs.iter().filter_map(|&j| priority_of(j)).collect();
+        if let Some(k) = (1..priorities.len()).find(|&k| priorities[k] > priorities[k - 1]) {
+            return Err(format!(
+                "pop order [{}]: {} came out after {}, which is less urgent. The most urgent job must come out first.",
+                shown.join(", "),
+                shown[k],
+                shown[k - 1]
+            ));
+        }
+        // Many threads: priorities from the job number, so ties happen too.
+        let jobs = stress(&make, |q: &Q, j| q.push((j % 7) as u32, j), |q: &Q| q.pop(), |q: &Q| q.close(), ROUNDS)?;
+        Ok(format!(
+            "most urgent first; {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): no job lost or doubled, every consumer stopped after close()"
+        ))
+    })
+}
+
+/// Prints the verdict on a learner's priority queue.
+pub fn check_priority_queue<Q: PriorityQueue, M: Fn() -> Q + Send + 'static>(make: M) {
+    exercise::report("priority_queue", &judge_priority_queue(make));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::{Condvar, Mutex};
+
+    #[test]
+    fn factors_of_the_books_jobs() {
+        assert_eq!(factors(1), vec![1]);
+        assert_eq!(factors(10), vec![1, 2, 5, 10]);
+        assert_eq!(factors(4), vec![1, 2, 4]);
+        assert_eq!(factors(3), vec![1, 3]);
+    }
+
+    /// Wrong: pop gives up as soon as the queue is empty.
+    struct Impatient(Mutex<VecDeque<u64>>);
+    impl WorkQueue for Impatient {
+        fn push(&self, job: u64) {
+            self.0.lock().unwrap().push_back(job);
+        }
+        fn pop(&self) -> Option<u64> {
+            self.0.lock().unwrap().pop_front()
+        }
+        fn close(&self) {}
+    }
+
+    /// Wrong: waits properly, but close() wakes nobody.
+    struct Sleepy(Mutex<(VecDeque<u64>, bool)>, Condvar);
+    impl WorkQueue for Sleepy {
+        fn push(&self, job: u64) {
+            self.0.lock().unwrap().0.push_back(job);
+            self.1.notify_one();
+        }
+        fn pop(&self) -> Option<u64> {
+            let mut s = self.0.lock().unwrap();
+            loop {
+                if let Some(j) = s.0.pop_front() {
+                    return Some(j);
+                }
+                if s.1 {
+                    return None;
+                }
+                s = self.1.wait(s).unwrap();
+            }
+        }
+        fn close(&self) {
+            self.0.lock().unwrap().1 = true; // missing: self.1.notify_all()
+        }
+    }
+
+    /// Wrong: a plain FIFO that ignores priorities.
+    struct Fifo(Sleepy);
+    impl PriorityQueue for Fifo {
+        fn push(&self, _priority: u32, job: u64) {
+            self.0.push(job);
+        }
+        fn pop(&self) -> Option<u64> {
+            self.0.pop()
+        }
+        fn close(&self) {
+            self.0 .0.lock().unwrap().1 = true;
+            self.0 .1.notify_all();
+        }
+    }
+
+    #[test]
+    fn an_impatient_pop_is_caught() {
+        let v = judge_work_queue(|| Impatient(Mutex::new(VecDeque::new())));
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("returned None while the queue was still open")), "{v}");
+    }
+
+    #[test]
+    fn a_close_that_wakes_nobody_is_caught() {
+        let v = judge_work_queue(|| Sleepy(Mutex::new((VecDeque::new(), false)), Condvar::new()));
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("still blocked in pop()")), "{v}");
+    }
+
+    #[test]
+    fn a_fifo_is_not_a_priority_queue() {
+        let v = judge_priority_queue(|| Fifo(Sleepy(Mutex::new((VecDeque::new(), false)), Condvar::new())));
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("less urgent")), "{v}");
+    }
+
+    #[test]
+    fn starters_read_as_not_solved() {
+        struct Todo;
+        impl WorkQueue for Todo {
+            fn push(&self, _: u64) {
+                todo!()
+            }
+            fn pop(&self) -> Option<u64> {
+                todo!()
+            }
+            fn close(&self) {
+                todo!()
+            }
+        }
+        assert_eq!(judge_work_queue(|| -> Todo { todo!() }), Verdict::NotSolved);
+        assert_eq!(judge_work_queue(|| Todo), Verdict::NotSolved);
+    }
+}
