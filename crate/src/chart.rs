@@ -111,8 +111,12 @@ fn render(title: &str, body: impl FnOnce(&Area) -> Drawn) -> Chart {
     Chart { title: title.to_string(), svg }
 }
 
-fn caption_font() -> TextStyle<'static> {
-    ("sans-serif", 20).into_font().into()
+/// The one chart frame every chart starts from: title, margins, and room
+/// for axis labels (`y_labels` pixels: wider for thread names).
+fn frame<'a, 'b>(area: &'a Area<'b>, title: &str, y_labels: u32) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(area);
+    builder.caption(title, ("sans-serif", 20)).margin(12).x_label_area_size(40).y_label_area_size(y_labels);
+    builder
 }
 
 /// How a series is drawn.
@@ -217,8 +221,7 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log_x: 
     let (_, y1) = range_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
     let y_max = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
     render(title, |area| {
-        let mut builder = ChartBuilder::on(area);
-        builder.caption(title, caption_font()).margin(12).x_label_area_size(40).y_label_area_size(56);
+        let mut builder = frame(area, title, 56);
         if log_x {
             let mut chart = builder.build_cartesian_2d((x0.max(1e-9)..x1).log_scale(), 0.0..y_max)?;
             chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw()?;
@@ -254,12 +257,7 @@ pub fn speedup(title: &str, points: &[SpeedupPoint], models: &[(String, f64)]) -
     let n_max = points.iter().map(|p| p.workers).max().unwrap_or(1).max(4) as f64;
     let y_top = points.iter().map(|p| p.max).fold(n_max, f64::max) * 1.1;
     render(title, |area| {
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, caption_font())
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.5..n_max + 0.5, 0.0..y_top)?;
+        let mut chart = frame(area, title, 56).build_cartesian_2d(0.5..n_max + 0.5, 0.0..y_top)?;
         chart
             .configure_mesh()
             .x_desc("workers (threads)")
@@ -331,12 +329,7 @@ pub fn bars(title: &str, y_desc: &str, groups: &[Group]) -> Chart {
     let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
     render(title, |area| {
         let n = groups.len().max(1) as f64;
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, caption_font())
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(-0.5..n - 0.5, 0.0..y_top)?;
+        let mut chart = frame(area, title, 56).build_cartesian_2d(-0.5..n - 0.5, 0.0..y_top)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -384,12 +377,7 @@ pub fn histogram(title: &str, x_desc: &str, values: &[f64], bins: usize) -> Char
     }
     let y_top = counts.iter().copied().max().unwrap_or(1) as f64 * 1.15;
     render(title, |area| {
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, caption_font())
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(lo..lo + width * bins as f64, 0.0..y_top.max(1.0))?;
+        let mut chart = frame(area, title, 56).build_cartesian_2d(lo..lo + width * bins as f64, 0.0..y_top.max(1.0))?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -426,12 +414,7 @@ pub fn timeline(title: &str, threads: &[String], spans: &[Span]) -> Chart {
     let rows = threads.len().max(1);
     let names: Vec<String> = threads.to_vec();
     render(title, |area| {
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, caption_font())
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0.0..t_end * 1.25, -0.5..rows as f64 - 0.5)?;
+        let mut chart = frame(area, title, 90).build_cartesian_2d(0.0..t_end * 1.25, -0.5..rows as f64 - 0.5)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
