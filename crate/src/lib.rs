@@ -16,6 +16,7 @@
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 02 |
 //! | [`workqueue`] | work queues and priority queues shared by a pool of threads | 03 |
+//! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`solutions`] | reference solutions of the exercises (the tests use them) | all |
 //!
 //! In a notebook: `use concurrency_lab::prelude::*;`.
@@ -27,6 +28,7 @@ extern crate self as concurrency_lab;
 pub mod amdahl;
 pub mod basics;
 pub mod chart;
+pub mod deadlock;
 pub mod exercise;
 pub mod machine;
 pub mod measure;
@@ -49,6 +51,7 @@ pub mod prelude {
     pub use crate::amdahl::{self, SpeedupCurve};
     pub use crate::basics;
     pub use crate::chart::{self, Chart, Series};
+    pub use crate::deadlock::{self, Board, Lock, Stuck};
     pub use crate::exercise;
     pub use crate::machine::{machine, Machine};
     pub use crate::measure::{self, measure, save_json, time, Stats};

@@ -119,16 +119,14 @@ enum Consumed {
 /// How long consumers may take to finish after `close()`.
 const AFTER_CLOSE: Duration = Duration::from_secs(2);
 
+/// Makes a fresh queue for one round; the judges wrap the learner's
+/// constructor in this, so the stress test below is compiled once, here,
+/// and not again inside every notebook check cell.
+type Make<'a> = &'a dyn Fn() -> Arc<dyn WorkQueue>;
+
 /// Runs producers and consumers on a queue made by `make` and checks that
 /// every job comes out exactly once and every consumer stops after `close`.
-fn stress<Q, M, Push, Pop, Close>(make: &M, push: Push, pop: Pop, close: Close, rounds: u64) -> Result<usize, String>
-where
-    Q: Send + Sync + 'static,
-    M: Fn() -> Q,
-    Push: Fn(&Q, u64) + Copy + Send + 'static,
-    Pop: Fn(&Q) -> Option<u64> + Copy + Send + 'static,
-    Close: Fn(&Q),
-{
+fn stress(make: Make, rounds: u64) -> Result<usize, String> {
     let mut total = 0;
     for seed in 1..=rounds {
         let mut rng = Rng::new(seed);
@@ -138,7 +136,7 @@ where
             jobs_each: 1 + rng.below(40) as usize,
             seed,
         };
-        let queue = Arc::new(exercise::call(make).map_err(|m| format!("creating the queue panicked: {m}"))?);
+        let queue = exercise::call(make).map_err(|m| format!("creating the queue panicked: {m}"))?;
         let closed = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
         for c in 0..round.consumers {
@@ -149,7 +147,7 @@ where
                     let mut jobs = Vec::new();
                     loop {
                         jitter(&mut rng);
-                        match pop(&queue) {
+                        match queue.pop() {
                             Some(job) => jobs.push(job),
                             None => return Consumed::Jobs { jobs, none_while_open: !closed.load(Ordering::SeqCst) },
                         }
@@ -167,7 +165,7 @@ where
                 std::thread::spawn(move || {
                     for k in 0..jobs_each {
                         jitter(&mut rng);
-                        push(&queue, (p * 1000 + k) as u64);
+                        queue.push((p * 1000 + k) as u64);
                     }
                 })
             })
@@ -182,7 +180,7 @@ where
             }
         }
         closed.store(true, Ordering::SeqCst);
-        exercise::call(|| close(&queue)).map_err(|m| format!("close() panicked: {m} ({})", round.describe()))?;
+        exercise::call(|| queue.close()).map_err(|m| format!("close() panicked: {m} ({})", round.describe()))?;
         let mut got = Vec::new();
         let deadline = std::time::Instant::now() + AFTER_CLOSE;
         for finished in 0..round.consumers {
@@ -251,10 +249,14 @@ const ROUNDS: u64 = 150;
 
 /// Exercise "work_queue": judges a learner's [`WorkQueue`]; `make` builds an
 /// empty, open queue.
-pub fn judge_work_queue<Q: WorkQueue, M: Fn() -> Q + Send + 'static>(make: M) -> Verdict {
+pub fn judge_work_queue<Q: WorkQueue>(make: fn() -> Q) -> Verdict {
+    judge_work_queue_dyn(Box::new(move || Arc::new(make()) as Arc<dyn WorkQueue>))
+}
+
+fn judge_work_queue_dyn(make: Box<dyn Fn() -> Arc<dyn WorkQueue> + Send>) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         // First in, first out, on one thread.
-        let q = exercise::call(&make).map_err(|m| format!("creating the queue panicked: {m}"))?;
+        let q = exercise::call(&*make).map_err(|m| format!("creating the queue panicked: {m}"))?;
         exercise::call(|| {
             for j in [7, 8, 9] {
                 q.push(j);
@@ -268,7 +270,7 @@ pub fn judge_work_queue<Q: WorkQueue, M: Fn() -> Q + Send + 'static>(make: M) ->
                 "on one thread, push 7, 8, 9, close, then pop four times gave {order:?}; expected [Some(7), Some(8), Some(9), None] (first in, first out, then None)"
             ));
         }
-        let jobs = stress(&make, |q: &Q, j| q.push(j), |q: &Q| q.pop(), |q: &Q| q.close(), ROUNDS)?;
+        let jobs = stress(&*make, ROUNDS)?;
         Ok(format!(
             "first in, first out; {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): every job came out exactly once and every consumer stopped after close()"
         ))
@@ -276,15 +278,35 @@ pub fn judge_work_queue<Q: WorkQueue, M: Fn() -> Q + Send + 'static>(make: M) ->
 }
 
 /// Prints the verdict on a learner's work queue.
-pub fn check_work_queue<Q: WorkQueue, M: Fn() -> Q + Send + 'static>(make: M) {
+pub fn check_work_queue<Q: WorkQueue>(make: fn() -> Q) {
     exercise::report("work_queue", &judge_work_queue(make));
 }
 
 /// Exercise "priority_queue": judges a learner's [`PriorityQueue`]; `make`
 /// builds an empty, open queue.
-pub fn judge_priority_queue<Q: PriorityQueue, M: Fn() -> Q + Send + 'static>(make: M) -> Verdict {
+pub fn judge_priority_queue<Q: PriorityQueue>(make: fn() -> Q) -> Verdict {
+    judge_priority_queue_dyn(Box::new(move || Arc::new(make()) as Arc<dyn PriorityQueue>))
+}
+
+/// Lets the stress test drive a priority queue: the priority comes from the
+/// job number, so there are ties as well as overtaking.
+struct AsWorkQueue(Arc<dyn PriorityQueue>);
+
+impl WorkQueue for AsWorkQueue {
+    fn push(&self, job: u64) {
+        self.0.push((job % 7) as u32, job);
+    }
+    fn pop(&self) -> Option<u64> {
+        self.0.pop()
+    }
+    fn close(&self) {
+        self.0.close();
+    }
+}
+
+fn judge_priority_queue_dyn(make: Box<dyn Fn() -> Arc<dyn PriorityQueue> + Send>) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
-        let q = exercise::call(&make).map_err(|m| format!("creating the queue panicked: {m}"))?;
+        let q = exercise::call(&*make).map_err(|m| format!("creating the queue panicked: {m}"))?;
         let pushed = [(1, 10), (5, 11), (3, 12), (5, 13), (0, 14), (9, 15), (3, 16)];
         exercise::call(|| {
             for (p, j) in pushed {
@@ -323,8 +345,8 @@ pub fn judge_priority_queue<Q: PriorityQueue, M: Fn() -> Q + Send + 'static>(mak
                 shown[k - 1]
             ));
         }
-        // Many threads: priorities from the job number, so ties happen too.
-        let jobs = stress(&make, |q: &Q, j| q.push((j % 7) as u32, j), |q: &Q| q.pop(), |q: &Q| q.close(), ROUNDS)?;
+        let as_work = || Arc::new(AsWorkQueue(make())) as Arc<dyn WorkQueue>;
+        let jobs = stress(&as_work, ROUNDS)?;
         Ok(format!(
             "most urgent first; {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): no job lost or doubled, every consumer stopped after close()"
         ))
@@ -332,7 +354,7 @@ pub fn judge_priority_queue<Q: PriorityQueue, M: Fn() -> Q + Send + 'static>(mak
 }
 
 /// Prints the verdict on a learner's priority queue.
-pub fn check_priority_queue<Q: PriorityQueue, M: Fn() -> Q + Send + 'static>(make: M) {
+pub fn check_priority_queue<Q: PriorityQueue>(make: fn() -> Q) {
     exercise::report("priority_queue", &judge_priority_queue(make));
 }
 

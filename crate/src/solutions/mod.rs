@@ -30,3 +30,5 @@ solution!(ch02_amdahl_speedup, crate::amdahl::judge_amdahl_speedup, amdahl_speed
 solution!(ch02_serial_fraction, crate::amdahl::judge_serial_fraction, serial_fraction);
 solution!(ch03_work_queue, crate::workqueue::judge_work_queue, JobQueue::new);
 solution!(ch03_priority_queue, crate::workqueue::judge_priority_queue, UrgentFirst::new);
+solution!(ch12_philosophers, crate::deadlock::judge_philosophers, philosopher);
+solution!(ch12_find_cycle, crate::deadlock::judge_find_cycle, find_cycle);
