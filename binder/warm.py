@@ -1,0 +1,101 @@
+"""Warms evcxr's build cache while the Binder image is built, then checks it.
+
+    python binder/warm.py warm     execute every notebook in notebooks/ once
+    python binder/warm.py verify   a fresh kernel runs the set-up cell; it must
+                                   not recompile a dependency, and evcxr must
+                                   run cargo offline
+
+Run by binder/postBuild. Kernels come from the notebook harness
+(tests/notebooks.py: same kernel, same per-cell time limits), so what warms the
+cache is exactly what the tests run. The shipped notebooks are executed as they
+are (exercises unsolved).
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from notebooks import NOTEBOOKS, execute  # noqa: E402  (the harness, not a package)
+
+POOL = ROOT / "target" / "evcxr"
+
+
+def say(text):
+    print(f"[warm] {text}", flush=True)
+
+
+def errors(nb):
+    return [
+        f"cell {i}: {o.get('ename')}: {o.get('evalue', '')[:200]}"
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
+
+
+def setup_cell(nb):
+    return next(c for c in nb.cells if c.cell_type == "code")
+
+
+def warm():
+    """Fails only when a set-up cell failed (then nothing is cached): any other
+    error is printed, since CI runs the full notebook tests anyway."""
+    fatal = 0
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        problems, seconds = execute(nb)
+        problems += errors(nb)
+        setup = setup_cell(nb)
+        setup_ok = setup.get("outputs") is not None and not any(
+            o.get("output_type") == "error" for o in setup.outputs
+        ) and setup.get("execution_count") is not None
+        say(f"{path.name}: {seconds:.1f} s" + ("" if setup_ok else ", SET-UP CELL FAILED"))
+        for p in problems:
+            say(f"  warning: {p}")
+        fatal += not setup_ok
+    return 1 if fatal else 0
+
+
+def libraries():
+    """Modification times of every compiled dependency in the build pool."""
+    return {p: p.stat().st_mtime_ns for p in POOL.glob("slot-*/target/*/deps/*.rlib")}
+
+
+def verify():
+    before = libraries()
+    if not before:
+        say(f"nothing compiled in {POOL.relative_to(ROOT)}: run `warm` first")
+        return 1
+    start_here = nbformat.read(NOTEBOOKS / "00-start-here.ipynb", as_version=4)
+    nb = nbformat.v4.new_notebook(metadata=start_here.metadata)
+    nb.cells = [setup_cell(start_here), nbformat.v4.new_code_cell('println!("{}", 6 * 7);')]
+    start = time.monotonic()
+    problems, _ = execute(nb)
+    seconds = time.monotonic() - start
+    problems += errors(nb)
+    if "42" not in "".join(o.get("text", "") for o in nb.cells[1].get("outputs", [])):
+        problems.append("the cell after the set-up cell did not print 42")
+    after = libraries()
+    rebuilt = sorted(p.name for p in after if before.get(p) != after[p])
+    if rebuilt:
+        problems.append(f"the set-up cell recompiled {len(rebuilt)} libraries, e.g. {', '.join(rebuilt[:5])}")
+    configs = [p.read_text() for p in POOL.glob("slot-*/.cargo/config.toml")]
+    if not any("offline = true" in c for c in configs):
+        problems.append("evcxr did not run cargo offline (no `offline = true` in a slot's .cargo/config.toml)")
+    for p in problems:
+        say(f"verify: {p}")
+    if not problems:
+        say(f"verify: a fresh kernel ran the set-up cell and one more in {seconds:.1f} s, offline, nothing recompiled")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    commands = {"warm": warm, "verify": verify}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        sys.exit(f"usage: {sys.argv[0]} warm|verify")
+    sys.exit(commands[sys.argv[1]]())
