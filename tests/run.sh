@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's whole test suite (what CI runs): installs what is missing,
-# runs the crate's tests, then executes every notebook through the real kernel.
+# runs the crate's tests, then executes every notebook through the real kernel,
+# then checks the Binder set-up (binder/check.sh) and runs the browser test
+# (tests/browser/run.sh).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/kernel/install.sh"
@@ -9,3 +11,9 @@ export JUPYTER_PREFER_ENV_PATH=1
 cd "$root"
 cargo test --workspace
 "$root/.venv/bin/python" "$root/tests/notebooks.py" "$@"
+# The whole suite also checks the Binder set-up and JupyterLab in a real
+# browser; a run on named notebooks stays quick and skips both.
+if [ $# -eq 0 ]; then
+    "$root/binder/check.sh"
+    "$root/tests/browser/run.sh"
+fi
