@@ -17,6 +17,7 @@
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 02 |
 //! | [`workqueue`] | work queues and priority queues shared by a pool of threads | 03 |
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
+//! | [`race`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed | 14 |
 //! | [`solutions`] | reference solutions of the exercises (the tests use them) | all |
 //!
 //! In a notebook: `use concurrency_lab::prelude::*;`.
@@ -33,6 +34,7 @@ pub mod exercise;
 pub mod machine;
 pub mod measure;
 pub mod primes;
+pub mod race;
 pub mod sequential;
 pub mod solutions;
 pub mod timeline;
@@ -56,6 +58,7 @@ pub mod prelude {
     pub use crate::machine::{machine, Machine};
     pub use crate::measure::{self, measure, save_json, time, Stats};
     pub use crate::primes;
+    pub use crate::race;
     pub use crate::sequential;
     pub use crate::timeline::{State, Timeline};
     pub use crate::workqueue::{self, PriorityQueue, WorkQueue};

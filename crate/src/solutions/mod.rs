@@ -32,3 +32,5 @@ solution!(ch03_work_queue, crate::workqueue::judge_work_queue, JobQueue::new);
 solution!(ch03_priority_queue, crate::workqueue::judge_priority_queue, UrgentFirst::new);
 solution!(ch12_philosophers, crate::deadlock::judge_philosophers, philosopher);
 solution!(ch12_find_cycle, crate::deadlock::judge_find_cycle, find_cycle);
+solution!(ch14_bank_transfer, crate::race::judge_bank_transfer, transfer);
+solution!(ch14_losing_schedule, crate::race::judge_losing_schedule, losing_schedule);
