@@ -1,9 +1,11 @@
 """Warms evcxr's build cache while the Binder image is built, then checks it.
 
-    python binder/warm.py warm     execute every notebook in notebooks/ once
-    python binder/warm.py verify   a fresh kernel runs the set-up cell; it must
-                                   not recompile a dependency, and evcxr must
-                                   run cargo offline
+    python binder/warm.py warm     execute every notebook in notebooks/ once,
+                                   then copy the warm build directory to a
+                                   spare slot for a second open notebook
+    python binder/warm.py verify   fresh kernels in either slot run the set-up
+                                   cell; they must not recompile a dependency,
+                                   and evcxr must run cargo offline
 
 Run by binder/postBuild. Kernels come from the notebook harness
 (tests/notebooks.py: same kernel, same per-cell time limits), so what warms the
@@ -11,6 +13,8 @@ cache is exactly what the tests run. The shipped notebooks are executed as they
 are (exercises unsolved).
 """
 
+import fcntl
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -21,7 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from notebooks import NOTEBOOKS, execute  # noqa: E402  (the harness, not a package)
 
-POOL = ROOT / "target" / "evcxr"
+POOL = ROOT / "target" / "evcxr"  # kernel/launch.sh's build directories, slot-0 to slot-3
+# JupyterLab keeps a notebook's kernel running after its tab is closed, so a
+# visitor's second notebook often starts while the first kernel holds slot-0.
+# One spare warm slot covers that (each costs about 120 MB of image).
+WARM_SLOTS = 2
 
 
 def say(text):
@@ -58,7 +66,16 @@ def warm():
         for p in problems:
             say(f"  warning: {p}")
         fatal += not setup_ok
-    return 1 if fatal else 0
+    if fatal:
+        return 1
+    warm_slot = POOL / "slot-0"
+    for n in range(1, WARM_SLOTS):
+        spare = POOL / f"slot-{n}"
+        if not (spare / "target").exists():
+            shutil.rmtree(spare, ignore_errors=True)
+            shutil.copytree(warm_slot, spare, symlinks=True)  # keeps mtimes: cargo sees it fresh
+            say(f"copied {warm_slot.relative_to(ROOT)} to {spare.relative_to(ROOT)}")
+    return 0
 
 
 def libraries():
@@ -66,32 +83,48 @@ def libraries():
     return {p: p.stat().st_mtime_ns for p in POOL.glob("slot-*/target/*/deps/*.rlib")}
 
 
-def verify():
+def verify_slot(slot):
+    """A fresh kernel that gets build directory `slot` (the lower ones are held
+    locked meanwhile, as other running kernels would) runs the set-up cell."""
     before = libraries()
-    if not before:
-        say(f"nothing compiled in {POOL.relative_to(ROOT)}: run `warm` first")
-        return 1
+    held = []
+    for n in range(slot):
+        lock = open(POOL / f"slot-{n}.lock", "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        held.append(lock)
     start_here = nbformat.read(NOTEBOOKS / "00-start-here.ipynb", as_version=4)
     nb = nbformat.v4.new_notebook(metadata=start_here.metadata)
     nb.cells = [setup_cell(start_here), nbformat.v4.new_code_cell('println!("{}", 6 * 7);')]
     start = time.monotonic()
-    problems, _ = execute(nb)
+    try:
+        problems, _ = execute(nb)
+    finally:
+        for lock in held:
+            lock.close()
     seconds = time.monotonic() - start
     problems += errors(nb)
     if "42" not in "".join(o.get("text", "") for o in nb.cells[1].get("outputs", [])):
         problems.append("the cell after the set-up cell did not print 42")
     after = libraries()
-    rebuilt = sorted(p.name for p in after if before.get(p) != after[p])
+    rebuilt = sorted(str(p.relative_to(POOL)).split("/")[0] + ": " + p.name for p in after if before.get(p) != after[p])
     if rebuilt:
-        problems.append(f"the set-up cell recompiled {len(rebuilt)} libraries, e.g. {', '.join(rebuilt[:5])}")
-    configs = [p.read_text() for p in POOL.glob("slot-*/.cargo/config.toml")]
-    if not any("offline = true" in c for c in configs):
-        problems.append("evcxr did not run cargo offline (no `offline = true` in a slot's .cargo/config.toml)")
+        problems.append(f"the set-up cell recompiled {len(rebuilt)} libraries, e.g. {', '.join(rebuilt[:4])}")
+    config = POOL / f"slot-{slot}" / ".cargo" / "config.toml"
+    if "offline = true" not in (config.read_text() if config.exists() else ""):
+        problems.append(f"evcxr did not run cargo offline in slot-{slot} (no `offline = true` in {config.relative_to(ROOT)})")
     for p in problems:
-        say(f"verify: {p}")
+        say(f"verify slot-{slot}: {p}")
     if not problems:
-        say(f"verify: a fresh kernel ran the set-up cell and one more in {seconds:.1f} s, offline, nothing recompiled")
-    return 1 if problems else 0
+        say(f"verify slot-{slot}: a fresh kernel ran the set-up cell and one more in {seconds:.1f} s, offline, nothing recompiled")
+    return len(problems)
+
+
+def verify():
+    if not libraries():
+        say(f"nothing compiled in {POOL.relative_to(ROOT)}: run `warm` first")
+        return 1
+    failed = sum(verify_slot(slot) for slot in range(WARM_SLOTS))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
