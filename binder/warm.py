@@ -79,8 +79,14 @@ def warm():
 
 
 def libraries():
-    """Modification times of every compiled dependency in the build pool."""
-    return {p: p.stat().st_mtime_ns for p in POOL.glob("slot-*/target/*/deps/*.rlib")}
+    """Modification times of every compiled dependency in the build pool:
+    libraries (target/<triple>/debug/deps) and proc macros (target/debug/deps),
+    not the cells' own code (libctx)."""
+    return {
+        p: p.stat().st_mtime_ns
+        for p in POOL.glob("slot-*/target/**/deps/lib*")
+        if p.suffix in (".rlib", ".so") and not p.name.startswith("libctx")
+    }
 
 
 def verify_slot(slot):
