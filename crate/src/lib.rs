@@ -18,6 +18,7 @@
 //! | [`workqueue`] | work queues and priority queues shared by a pool of threads | 03 |
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`race`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed | 14 |
+//! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`solutions`] | reference solutions of the exercises (the tests use them) | all |
 //!
 //! In a notebook: `use concurrency_lab::prelude::*;`.
@@ -37,6 +38,7 @@ pub mod primes;
 pub mod race;
 pub mod sequential;
 pub mod solutions;
+pub mod starvation;
 pub mod timeline;
 pub mod workqueue;
 
@@ -60,6 +62,7 @@ pub mod prelude {
     pub use crate::primes;
     pub use crate::race;
     pub use crate::sequential;
+    pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     pub use crate::timeline::{State, Timeline};
     pub use crate::workqueue::{self, PriorityQueue, WorkQueue};
     pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -34,3 +34,5 @@ solution!(ch12_philosophers, crate::deadlock::judge_philosophers, philosopher);
 solution!(ch12_find_cycle, crate::deadlock::judge_find_cycle, find_cycle);
 solution!(ch14_bank_transfer, crate::race::judge_bank_transfer, transfer);
 solution!(ch14_losing_schedule, crate::race::judge_losing_schedule, losing_schedule);
+solution!(ch13_fair_rwlock, crate::starvation::judge_fair_rwlock, FairRw::new);
+solution!(ch13_ticket_lock, crate::starvation::judge_ticket_lock, FifoLock::new);

@@ -1,0 +1,643 @@
+//! Readers and writers, measured for starvation (chapter 13).
+//!
+//! A *policy* decides who gets a shared resource next when readers (who may
+//! share it) and writers (who need it alone) compete. Any policy that always
+//! favours one side can make the other wait for ever: *starvation*. Here the
+//! policies implement [`ReadWrite`]; [`run`] drives one with 3 readers and 2
+//! writers for a fixed time and counts, per thread, the operations done and
+//! the longest wait, while checking that no writer ever overlapped anyone.
+//!
+//! Starved threads are not stopped by force: when the time is up, every
+//! thread stops *starting* new operations, the competition ends, and the
+//! starved ones get through once (that last operation is not counted). A
+//! policy that deadlocks is reported after a grace period instead.
+
+use crate::chart::{self, Chart};
+use crate::exercise::{self, Verdict};
+use crate::timeline::{State, Timeline};
+use serde::Serialize;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// A counting semaphore that serves waiters in arrival order (first come,
+/// first served). Unlike a mutex guard, a permit can be released by a
+/// different thread than the one that acquired it, which the classic
+/// readers-writers solutions need (the last reader out releases the
+/// resource that the first reader in acquired).
+pub struct Semaphore {
+    state: Mutex<Tickets>,
+    changed: Condvar,
+}
+
+struct Tickets {
+    permits: usize,
+    next_ticket: u64,
+    serving: u64,
+}
+
+impl Semaphore {
+    /// A semaphore with `permits` permits (1 makes it a lock).
+    pub fn new(permits: usize) -> Semaphore {
+        Semaphore { state: Mutex::new(Tickets { permits, next_ticket: 0, serving: 0 }), changed: Condvar::new() }
+    }
+
+    /// Takes a permit, waiting (in arrival order) until one is free.
+    pub fn acquire(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = st.next_ticket;
+        st.next_ticket += 1;
+        while st.serving != mine || st.permits == 0 {
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.permits -= 1;
+        st.serving += 1;
+        self.changed.notify_all();
+    }
+
+    /// Gives a permit back (any thread may).
+    pub fn release(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).permits += 1;
+        self.changed.notify_all();
+    }
+}
+
+/// Something that lets readers share and writers be alone.
+pub trait ReadWrite: Sync {
+    /// Runs `read` as a reader: other readers may run at the same time, no writer may.
+    fn read(&self, read: &mut dyn FnMut());
+    /// Runs `write` alone: no reader and no other writer at the same time.
+    fn write(&self, write: &mut dyn FnMut());
+}
+
+impl ReadWrite for std::sync::RwLock<()> {
+    fn read(&self, read: &mut dyn FnMut()) {
+        let _shared = self.read().unwrap_or_else(|e| e.into_inner());
+        read();
+    }
+    fn write(&self, write: &mut dyn FnMut()) {
+        let _alone = self.write().unwrap_or_else(|e| e.into_inner());
+        write();
+    }
+}
+
+impl ReadWrite for parking_lot::RwLock<()> {
+    fn read(&self, read: &mut dyn FnMut()) {
+        let _shared = parking_lot::RwLock::read(self);
+        read();
+    }
+    fn write(&self, write: &mut dyn FnMut()) {
+        let _alone = parking_lot::RwLock::write(self);
+        write();
+    }
+}
+
+/// How the threads behave: how long each operation holds the resource and
+/// how long each thread pauses between operations.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Workload {
+    pub readers: usize,
+    pub writers: usize,
+    /// How long a read takes.
+    pub read_for: Duration,
+    /// Pause of a reader between reads.
+    pub reader_pause: Duration,
+    /// How long a write takes.
+    pub write_for: Duration,
+    /// Pause of a writer between writes.
+    pub writer_pause: Duration,
+    /// How long the experiment runs.
+    pub run_for: Duration,
+}
+
+impl Workload {
+    /// The chapter's workload: 3 readers whose 30 ms reads overlap (they
+    /// start 10 ms apart and come straight back), 2 writers writing 10 ms
+    /// with 2 ms pauses, for `run_for`.
+    pub fn book(run_for: Duration) -> Workload {
+        Workload {
+            readers: 3,
+            writers: 2,
+            read_for: Duration::from_millis(30),
+            reader_pause: Duration::ZERO,
+            write_for: Duration::from_millis(10),
+            writer_pause: Duration::from_millis(2),
+            run_for,
+        }
+    }
+}
+
+/// One thread's record.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadStats {
+    pub name: String,
+    pub writer: bool,
+    /// Operations completed before the end.
+    pub ops: usize,
+    /// Longest time from asking to getting in, in seconds (a wait still
+    /// going at the end counts up to the end).
+    pub longest_wait: f64,
+    /// Time spent waiting, in seconds.
+    pub total_wait: f64,
+}
+
+/// The result of one run.
+#[derive(Clone, Serialize)]
+pub struct Report {
+    pub policy: String,
+    pub threads: Vec<ThreadStats>,
+    /// Times a writer overlapped a reader or another writer.
+    pub violations: usize,
+    /// Threads that had not finished a grace period after the end (a deadlock).
+    pub stuck: Vec<String>,
+    #[serde(skip)]
+    pub timeline: Timeline,
+}
+
+impl Report {
+    /// Operations by readers and by writers.
+    pub fn totals(&self) -> (usize, usize) {
+        let r = self.threads.iter().filter(|t| !t.writer).map(|t| t.ops).sum();
+        let w = self.threads.iter().filter(|t| t.writer).map(|t| t.ops).sum();
+        (r, w)
+    }
+
+    /// The longest wait of a reader and of a writer, in seconds.
+    pub fn longest_waits(&self) -> (f64, f64) {
+        let of = |writer: bool| self.threads.iter().filter(|t| t.writer == writer).map(|t| t.longest_wait).fold(0.0, f64::max);
+        (of(false), of(true))
+    }
+
+    /// The timeline of waits (red) and reads or writes (blue).
+    pub fn chart(&self) -> Chart {
+        self.timeline.chart(&format!("{}: who waits, who holds the resource", self.policy))
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}:", self.policy)?;
+        for t in &self.threads {
+            writeln!(
+                f,
+                "  {:<3} {:>4} {:<6}  longest wait {:>7}",
+                t.name,
+                t.ops,
+                if t.writer { "writes" } else { "reads" },
+                crate::measure::seconds(t.longest_wait)
+            )?;
+        }
+        let (r, w) = self.totals();
+        write!(f, "  total: {r} reads, {w} writes")?;
+        if self.violations > 0 {
+            write!(f, "; {} time(s) a writer was not alone!", self.violations)?;
+        }
+        if !self.stuck.is_empty() {
+            write!(f, "; still blocked after the end: {}", self.stuck.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// How long threads may take to finish after the end before they count as stuck.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Runs `policy` under `work`; see the module documentation.
+pub fn run(policy_name: &str, policy: Arc<dyn ReadWrite + Send>, work: Workload) -> Report {
+    let timeline = Timeline::new();
+    let readers_in = Arc::new(AtomicI64::new(0));
+    let writers_in = Arc::new(AtomicI64::new(0));
+    let violations = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Mutex::new(String::from("the first page")));
+    let started = Instant::now();
+    let end = started + work.run_for;
+    let (tx, rx) = mpsc::channel();
+    let names: Vec<(String, bool)> = (0..work.readers)
+        .map(|i| (format!("R{i}"), false))
+        .chain((0..work.writers).map(|i| (format!("W{i}"), true)))
+        .collect();
+    for (k, (name, writer)) in names.iter().cloned().enumerate() {
+        let (policy, tl, readers_in, writers_in, violations, stop, shared, tx) = (
+            policy.clone(),
+            timeline.clone(),
+            readers_in.clone(),
+            writers_in.clone(),
+            violations.clone(),
+            stop.clone(),
+            shared.clone(),
+            tx.clone(),
+        );
+        // Readers start 10 ms apart so their reads overlap; writers a little later.
+        let offset = if writer { Duration::from_millis(5 + 5 * (k - work.readers) as u64) } else { Duration::from_millis(10 * k as u64) };
+        std::thread::spawn(move || {
+            let mut stats = ThreadStats { name: name.clone(), writer, ops: 0, longest_wait: 0.0, total_wait: 0.0 };
+            // The staggered start shows grey, and every row begins at 0 (rows then sort by name).
+            std::thread::sleep(offset);
+            tl.push(&name, State::Sleeping, 0.0, tl.now());
+            while !stop.load(Ordering::SeqCst) && Instant::now() < end {
+                let asked = tl.now();
+                let mut got_in = 0.0;
+                let mut body = || {
+                    got_in = tl.now();
+                    if writer {
+                        let others = writers_in.fetch_add(1, Ordering::SeqCst);
+                        if others > 0 || readers_in.load(Ordering::SeqCst) > 0 {
+                            violations.fetch_add(1, Ordering::SeqCst);
+                        }
+                        std::thread::sleep(work.write_for);
+                        let mut page = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        page.clear();
+                        page.push_str(&format!("page written by {name} at {got_in:.3} s"));
+                        writers_in.fetch_sub(1, Ordering::SeqCst);
+                    } else {
+                        readers_in.fetch_add(1, Ordering::SeqCst);
+                        if writers_in.load(Ordering::SeqCst) > 0 {
+                            violations.fetch_add(1, Ordering::SeqCst);
+                        }
+                        std::hint::black_box(shared.lock().unwrap_or_else(|e| e.into_inner()).len());
+                        std::thread::sleep(work.read_for);
+                        readers_in.fetch_sub(1, Ordering::SeqCst);
+                    }
+                };
+                if writer {
+                    policy.write(&mut body);
+                } else {
+                    policy.read(&mut body);
+                }
+                let done = tl.now();
+                let within = done <= work.run_for.as_secs_f64();
+                tl.push(&name, State::Waiting, asked, got_in);
+                tl.push(&name, State::Holding, got_in, done);
+                let waited = (got_in.min(work.run_for.as_secs_f64()) - asked).max(0.0);
+                stats.longest_wait = stats.longest_wait.max(waited);
+                stats.total_wait += waited;
+                if within {
+                    stats.ops += 1;
+                }
+                std::thread::sleep(if writer { work.writer_pause } else { work.reader_pause });
+            }
+            let _ = tx.send(stats);
+        });
+    }
+    drop(tx);
+    std::thread::sleep(work.run_for);
+    stop.store(true, Ordering::SeqCst);
+    let mut threads = Vec::new();
+    let deadline = Instant::now() + GRACE;
+    while threads.len() < names.len() {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(stats) => threads.push(stats),
+            Err(_) => break,
+        }
+    }
+    let stuck: Vec<String> = names.iter().map(|n| n.0.clone()).filter(|n| !threads.iter().any(|t| &t.name == n)).collect();
+    threads.sort_by_key(|t| names.iter().position(|n| n.0 == t.name));
+    // A thread that never got in: its wait lasted the whole run.
+    for n in &stuck {
+        threads.push(ThreadStats { name: n.clone(), writer: n.starts_with('W'), ops: 0, longest_wait: work.run_for.as_secs_f64(), total_wait: work.run_for.as_secs_f64() });
+    }
+    Report { policy: policy_name.to_string(), threads, violations: violations.load(Ordering::SeqCst), stuck, timeline }
+}
+
+/// Operations per thread, one bar per report.
+pub fn chart_ops(title: &str, reports: &[Report]) -> Chart {
+    per_thread(title, "operations done", reports, |t| t.ops as f64)
+}
+
+/// Longest wait per thread (ms), one bar per report.
+pub fn chart_longest_wait(title: &str, reports: &[Report]) -> Chart {
+    per_thread(title, "longest wait (ms)", reports, |t| t.longest_wait * 1e3)
+}
+
+fn per_thread(title: &str, y_desc: &str, reports: &[Report], value: impl Fn(&ThreadStats) -> f64) -> Chart {
+    let names: Vec<String> = reports.first().map(|r| r.threads.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
+    let groups: Vec<chart::Group> = names
+        .iter()
+        .map(|n| {
+            let bars = reports
+                .iter()
+                .map(|r| chart::Bar::new(&r.policy, r.threads.iter().find(|t| &t.name == n).map(&value).unwrap_or(0.0)))
+                .collect();
+            chart::Group::new(n, bars)
+        })
+        .collect();
+    chart::bars(title, y_desc, &groups)
+}
+
+/// Exercise "fair_rwlock": judges a learner's readers-writers lock: no
+/// writer ever overlaps anyone, and under the chapter's workload neither
+/// readers nor writers starve.
+pub fn judge_fair_rwlock<T: ReadWrite + Send + 'static>(make: fn() -> T) -> Verdict {
+    judge_fair_rwlock_dyn(Box::new(move || Arc::new(make()) as Arc<dyn ReadWrite + Send>))
+}
+
+/// At least this many operations per thread in the judged run, and no wait longer than the limit.
+const FAIR_MIN_OPS: usize = 3;
+const FAIR_MAX_WAIT: f64 = 0.25;
+
+fn judge_fair_rwlock_dyn(make: Box<dyn Fn() -> Arc<dyn ReadWrite + Send> + Send>) -> Verdict {
+    exercise::run(Duration::from_secs(30), move || {
+        let lock = exercise::call(&*make).map_err(|m| format!("creating your lock panicked: {m}"))?;
+        // One thread first: does it run the closures at all?
+        let mut ran = 0;
+        exercise::call(|| {
+            lock.read(&mut || ran += 1);
+            lock.write(&mut || ran += 10);
+            lock.read(&mut || ran += 100);
+        })
+        .map_err(|m| format!("on one thread, read/write panicked: {m}"))?;
+        if ran != 111 {
+            return Err(format!("on one thread, read, write, read should each run their closure once (got a total of {ran}, expected 111)"));
+        }
+        let mut shapes = Vec::new();
+        for (label, work) in [
+            ("readers whose reads overlap, writers who come back quickly", Workload::book(Duration::from_millis(600))),
+            (
+                "many short writes",
+                Workload { write_for: Duration::from_millis(3), writer_pause: Duration::ZERO, ..Workload::book(Duration::from_millis(400)) },
+            ),
+        ] {
+            let report = run("your lock", make(), work);
+            if report.violations > 0 {
+                return Err(format!("{label}: a writer was not alone {} time(s): writers must exclude readers and other writers.\n{report}", report.violations));
+            }
+            if !report.stuck.is_empty() {
+                return Err(format!(
+                    "{label}: {} still blocked {} s after the end, when nobody else wanted the lock: a deadlock, or a wake-up that never comes (notify_all?).\n{report}",
+                    report.stuck.join(", "),
+                    GRACE.as_secs()
+                ));
+            }
+            if let Some(t) = report.threads.iter().find(|t| t.ops < FAIR_MIN_OPS || t.longest_wait > FAIR_MAX_WAIT) {
+                return Err(format!(
+                    "{label}: {} {} starved: {} operation(s) in {:.1} s, longest wait {}. Neither side may be able to keep the other out.\n{report}",
+                    if t.writer { "writer" } else { "reader" },
+                    t.name,
+                    t.ops,
+                    work.run_for.as_secs_f64(),
+                    crate::measure::seconds(t.longest_wait)
+                ));
+            }
+            let (r, w) = report.totals();
+            let (lr, lw) = report.longest_waits();
+            shapes.push(format!("{label}: {r} reads, {w} writes, longest wait {} (reader) / {} (writer)", crate::measure::seconds(lr), crate::measure::seconds(lw)));
+        }
+        Ok(format!("writers always alone, and nobody starved. {}", shapes.join("; ")))
+    })
+}
+
+/// Prints the verdict on a learner's fair readers-writers lock.
+pub fn check_fair_rwlock<T: ReadWrite + Send + 'static>(make: fn() -> T) {
+    exercise::report("fair_rwlock", &judge_fair_rwlock(make));
+}
+
+/// A lock that serves threads strictly in the order they asked.
+pub trait TicketLock: Sync {
+    /// Takes a ticket, waits until it is served, and returns the ticket number.
+    fn lock(&self) -> u64;
+    /// Lets the next ticket in.
+    fn unlock(&self);
+}
+
+/// Exercise "ticket_lock": judges a learner's ticket lock: mutual exclusion,
+/// tickets served in exactly the order they were drawn, nobody starved.
+pub fn judge_ticket_lock<T: TicketLock + Send + 'static>(make: fn() -> T) -> Verdict {
+    judge_ticket_lock_dyn(Box::new(move || Arc::new(make()) as Arc<dyn TicketLock + Send>))
+}
+
+fn judge_ticket_lock_dyn(make: Box<dyn Fn() -> Arc<dyn TicketLock + Send> + Send>) -> Verdict {
+    exercise::run(Duration::from_secs(30), move || {
+        let lock = exercise::call(&*make).map_err(|m| format!("creating your lock panicked: {m}"))?;
+        // One thread, three lock/unlock pairs; on a thread of its own, since
+        // a lock that is never handed on would make it wait for ever.
+        let (tx, rx) = mpsc::channel();
+        let alone = lock.clone();
+        std::thread::spawn(move || {
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (0..3)
+                    .map(|_| {
+                        let t = alone.lock();
+                        alone.unlock();
+                        t
+                    })
+                    .collect::<Vec<u64>>()
+            }));
+            let _ = tx.send(out);
+        });
+        let first = match rx.recv_timeout(Duration::from_secs(2)) {
+            Ok(Ok(tickets)) => tickets,
+            Ok(Err(payload)) => {
+                let msg = exercise::panic_message(payload.as_ref());
+                if msg.starts_with("not yet implemented") {
+                    std::panic::resume_unwind(payload);
+                }
+                return Err(format!("on one thread, lock/unlock panicked: {msg}"));
+            }
+            Err(_) => {
+                return Err("on one thread, the second lock() after an unlock() never returned: does unlock() let the next ticket in? \
+                    (A thread may still be spinning in the background: restart the kernel if the machine feels slow.)"
+                    .into())
+            }
+        };
+        if first != [0, 1, 2] {
+            return Err(format!("on one thread, three lock/unlock pairs returned tickets {first:?}; expected [0, 1, 2]"));
+        }
+        for round in 1..=5u64 {
+            let lock = make();
+            let inside = Arc::new(AtomicUsize::new(0));
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let overlaps = Arc::new(AtomicUsize::new(0));
+            let (tx, rx) = mpsc::channel();
+            let threads = 4;
+            let each = 150;
+            for t in 0..threads {
+                let (lock, inside, order, overlaps, tx) = (lock.clone(), inside.clone(), order.clone(), overlaps.clone(), tx.clone());
+                let mut rng = crate::workqueue::Rng::new(round * 10 + t);
+                std::thread::spawn(move || {
+                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        for _ in 0..each {
+                            let ticket = lock.lock();
+                            if inside.fetch_add(1, Ordering::SeqCst) != 0 {
+                                overlaps.fetch_add(1, Ordering::SeqCst);
+                            }
+                            order.lock().unwrap_or_else(|e| e.into_inner()).push((ticket, t));
+                            crate::workqueue::jitter(&mut rng);
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                            lock.unlock();
+                            crate::workqueue::jitter(&mut rng);
+                        }
+                    }));
+                    let _ = tx.send(out.map_err(|p| exercise::panic_message(p.as_ref())));
+                });
+            }
+            drop(tx);
+            for _ in 0..threads {
+                match rx.recv_timeout(Duration::from_secs(5)) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(m)) => return Err(format!("round {round}: a thread panicked: {m}")),
+                    Err(_) => {
+                        return Err(format!(
+                            "round {round}: {threads} threads doing {each} lock/unlock pairs each did not finish within 5 s: does unlock() let the next ticket in?"
+                        ))
+                    }
+                }
+            }
+            let n = overlaps.load(Ordering::SeqCst);
+            if n > 0 {
+                return Err(format!("round {round}: two threads were inside the lock at once ({n} time(s))"));
+            }
+            let order = order.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(k) = (1..order.len()).find(|&k| order[k].0 != order[k - 1].0 + 1) {
+                return Err(format!(
+                    "round {round}: ticket {} (thread {}) got in right after ticket {} (thread {}): tickets must be served one by one, in the order they were drawn",
+                    order[k].0, order[k].1, order[k - 1].0, order[k - 1].1
+                ));
+            }
+        }
+        Ok("mutual exclusion, and in 5 rounds of 4 threads × 150 lock/unlock pairs every ticket was served in the order it was drawn".into())
+    })
+}
+
+/// Prints the verdict on a learner's ticket lock.
+pub fn check_ticket_lock<T: TicketLock + Send + 'static>(make: fn() -> T) {
+    exercise::report("ticket_lock", &judge_ticket_lock(make));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Readers first: the first reader in locks the resource, the last out frees it.
+    struct ReadersFirst {
+        readers: Mutex<usize>,
+        resource: Semaphore,
+    }
+    impl ReadWrite for ReadersFirst {
+        fn read(&self, read: &mut dyn FnMut()) {
+            {
+                let mut n = self.readers.lock().unwrap();
+                *n += 1;
+                if *n == 1 {
+                    self.resource.acquire();
+                }
+            }
+            read();
+            let mut n = self.readers.lock().unwrap();
+            *n -= 1;
+            if *n == 0 {
+                self.resource.release();
+            }
+        }
+        fn write(&self, write: &mut dyn FnMut()) {
+            self.resource.acquire();
+            write();
+            self.resource.release();
+        }
+    }
+
+    /// No exclusion at all.
+    struct Free;
+    impl ReadWrite for Free {
+        fn read(&self, read: &mut dyn FnMut()) {
+            read()
+        }
+        fn write(&self, write: &mut dyn FnMut()) {
+            write()
+        }
+    }
+
+    #[test]
+    fn readers_first_starves_the_writers() {
+        let r = run("readers first", Arc::new(ReadersFirst { readers: Mutex::new(0), resource: Semaphore::new(1) }), Workload::book(Duration::from_millis(500)));
+        assert_eq!(r.violations, 0);
+        assert_eq!(r.totals().1, 0, "{r}");
+        let v = judge_fair_rwlock(|| ReadersFirst { readers: Mutex::new(0), resource: Semaphore::new(1) });
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("writer W0 starved") || m.contains("writer W1 starved")), "{v}");
+    }
+
+    #[test]
+    fn std_and_parking_lot_locks_are_safe() {
+        for (name, lock) in [
+            ("std", Arc::new(std::sync::RwLock::new(())) as Arc<dyn ReadWrite + Send>),
+            ("parking_lot", Arc::new(parking_lot::RwLock::new(()))),
+        ] {
+            let r = run(name, lock, Workload::book(Duration::from_millis(300)));
+            assert_eq!(r.violations, 0, "{r}");
+            assert!(r.stuck.is_empty());
+        }
+    }
+
+    #[test]
+    fn no_exclusion_is_caught() {
+        let v = judge_fair_rwlock(|| Free);
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("not alone")), "{v}");
+    }
+
+    #[test]
+    fn semaphore_is_first_come_first_served() {
+        let s = Arc::new(Semaphore::new(0));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (s, order) = (s.clone(), order.clone());
+                std::thread::sleep(Duration::from_millis(20)); // arrive in order 0, 1, 2, 3
+                std::thread::spawn(move || {
+                    s.acquire();
+                    order.lock().unwrap().push(i);
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(30));
+        for _ in 0..4 {
+            s.release();
+        }
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+    }
+
+    /// Draws a ticket but then just grabs a flag: not first come, first served.
+    struct Barging {
+        next: AtomicU64,
+        taken: AtomicBool,
+    }
+    impl TicketLock for Barging {
+        fn lock(&self) -> u64 {
+            let t = self.next.fetch_add(1, Ordering::SeqCst);
+            while self.taken.swap(true, Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            t
+        }
+        fn unlock(&self) {
+            self.taken.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Unlock forgets to let the next one in.
+    struct Stuck {
+        next: AtomicU64,
+        serving: AtomicU64,
+    }
+    impl TicketLock for Stuck {
+        fn lock(&self) -> u64 {
+            let t = self.next.fetch_add(1, Ordering::SeqCst);
+            while self.serving.load(Ordering::SeqCst) != t {
+                std::thread::yield_now();
+            }
+            t
+        }
+        fn unlock(&self) {}
+    }
+
+    #[test]
+    fn ticket_lock_judge() {
+        let v = judge_ticket_lock(|| Barging { next: AtomicU64::new(0), taken: AtomicBool::new(false) });
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("in the order they were drawn")), "{v}");
+        let v = judge_ticket_lock(|| Stuck { next: AtomicU64::new(0), serving: AtomicU64::new(0) });
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("never returned")), "{v}");
+    }
+}
