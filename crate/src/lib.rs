@@ -19,6 +19,7 @@
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`race`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed | 14 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
+//! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, `quietly` | 04 |
 //! | [`solutions`] | reference solutions of the exercises (the tests use them) | all |
 //!
 //! In a notebook: `use concurrency_lab::prelude::*;`.
@@ -32,6 +33,7 @@ pub mod basics;
 pub mod chart;
 pub mod deadlock;
 pub mod exercise;
+pub mod guards;
 pub mod machine;
 pub mod measure;
 pub mod primes;
@@ -57,6 +59,7 @@ pub mod prelude {
     pub use crate::chart::{self, Chart, Series};
     pub use crate::deadlock::{self, Board, Lock, Stuck};
     pub use crate::exercise;
+    pub use crate::guards;
     pub use crate::machine::{machine, Machine};
     pub use crate::measure::{self, measure, save_json, time, Stats};
     pub use crate::primes;

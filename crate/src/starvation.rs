@@ -17,7 +17,7 @@ use crate::exercise::{self, Verdict};
 use crate::timeline::{State, Timeline};
 use serde::Serialize;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -508,6 +508,7 @@ pub fn check_ticket_lock<T: TicketLock + Send + 'static>(make: fn() -> T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicU64;
 
     /// Readers first: the first reader in locks the resource, the last out frees it.
     struct ReadersFirst {

@@ -36,3 +36,5 @@ solution!(ch14_bank_transfer, crate::race::judge_bank_transfer, transfer);
 solution!(ch14_losing_schedule, crate::race::judge_losing_schedule, losing_schedule);
 solution!(ch13_fair_rwlock, crate::starvation::judge_fair_rwlock, FairRw::new);
 solution!(ch13_ticket_lock, crate::starvation::judge_ticket_lock, FifoLock::new);
+solution!(ch04_lease, crate::guards::judge_lease, lease);
+solution!(ch04_defer, crate::guards::judge_defer, defer);

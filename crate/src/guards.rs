@@ -1,0 +1,426 @@
+//! Resources that must be given back, and the guards that give them back
+//! (chapter 4: Rust's answer to Python's `with`).
+//!
+//! A *guard* is a value whose `Drop` releases something: a file closes its
+//! descriptor, a `MutexGuard` unlocks, [`FdLimit`] below restores the
+//! process's descriptor limit. Drop runs on every way out of a scope (the
+//! end, `return`, `?`, `break`, a panic unwinding), so the release cannot be
+//! forgotten on the one path nobody tested.
+//!
+//! This module holds the chapter's plumbing: lowering the descriptor limit
+//! for an experiment, a lock with a manual `unlock` (the thing guards
+//! replace), a pool for the lease exercise, and running code with its panic
+//! message kept quiet.
+
+use crate::exercise::{self, Verdict};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// While this value lives, the process may open at most `soft` files at a
+/// time (its `RLIMIT_NOFILE` soft limit); dropping it restores the old limit.
+/// Being a guard itself, it restores the limit even when the code using it
+/// fails or panics.
+#[cfg(unix)]
+pub struct FdLimit {
+    previous: libc::rlimit,
+}
+
+#[cfg(unix)]
+impl FdLimit {
+    /// Lowers the soft limit on open descriptors to `soft` (at most the hard limit).
+    pub fn lower(soft: u64) -> Result<FdLimit, String> {
+        let mut previous = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // Safety: getrlimit only writes into the struct we pass.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut previous) } != 0 {
+            return Err(format!("cannot read the descriptor limit: {}", std::io::Error::last_os_error()));
+        }
+        let lowered = libc::rlimit { rlim_cur: (soft as libc::rlim_t).min(previous.rlim_max), rlim_max: previous.rlim_max };
+        // Safety: setrlimit only reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) } != 0 {
+            return Err(format!("cannot lower the descriptor limit: {}", std::io::Error::last_os_error()));
+        }
+        Ok(FdLimit { previous })
+    }
+
+    /// The soft limit now in force.
+    pub fn current() -> u64 {
+        let mut now = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // Safety: getrlimit only writes into the struct we pass.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut now) };
+        now.rlim_cur as u64
+    }
+}
+
+#[cfg(unix)]
+impl Drop for FdLimit {
+    fn drop(&mut self) {
+        // Safety: setrlimit only reads the struct we pass; the old limit was valid.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &self.previous) };
+    }
+}
+
+/// How many descriptors this process has open now (Linux: entries of
+/// `/proc/self/fd`; `None` elsewhere).
+pub fn open_descriptors() -> Option<usize> {
+    std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count().saturating_sub(1)) // minus the one read_dir used
+}
+
+/// Runs `f`, catching a panic without printing its message (the notebook
+/// shows what happened instead). `Err(message)` if it panicked.
+pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    out.map_err(|payload| exercise::panic_message(payload.as_ref()))
+}
+
+/// A lock with a separate `unlock()`, like Python's `Lock.acquire()` and
+/// `Lock.release()`: nothing ties the unlock to the lock, so an early
+/// return between them leaves it locked for ever. (Rust's own locks hand
+/// out guards instead; this one exists to show what they prevent.)
+#[derive(Default)]
+pub struct ManualLock {
+    locked: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl ManualLock {
+    pub fn new() -> ManualLock {
+        ManualLock::default()
+    }
+
+    /// Waits until the lock is free, then takes it.
+    pub fn lock(&self) {
+        let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+        while *locked {
+            locked = self.changed.wait(locked).unwrap_or_else(|e| e.into_inner());
+        }
+        *locked = true;
+    }
+
+    /// Tries to take the lock for at most `patience`; true if it got it.
+    pub fn try_lock_for(&self, patience: Duration) -> bool {
+        let deadline = Instant::now() + patience;
+        let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+        while *locked {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            locked = self.changed.wait_timeout(locked, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        *locked = true;
+        true
+    }
+
+    /// Releases the lock (whoever calls it).
+    pub fn unlock(&self) {
+        *self.locked.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.changed.notify_one();
+    }
+
+    /// Whether someone holds it now.
+    pub fn is_locked(&self) -> bool {
+        *self.locked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A pool of numbered slots (think database connections) for the lease
+/// exercise. It counts what is checked out and notices a slot given back
+/// twice or one that was never taken.
+pub struct Pool {
+    free: Mutex<Vec<usize>>,
+    size: usize,
+    mistakes: Mutex<Vec<String>>,
+    taken_total: AtomicUsize,
+}
+
+impl Pool {
+    /// A pool of `size` free slots, numbered 0 to size - 1.
+    pub fn new(size: usize) -> Arc<Pool> {
+        Arc::new(Pool { free: Mutex::new((0..size).rev().collect()), size, mistakes: Mutex::new(Vec::new()), taken_total: AtomicUsize::new(0) })
+    }
+
+    /// Checks a slot out, or `None` if all are in use.
+    pub fn take(&self) -> Option<usize> {
+        let slot = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if slot.is_some() {
+            self.taken_total.fetch_add(1, Ordering::SeqCst);
+        }
+        slot
+    }
+
+    /// Returns a slot to the pool.
+    pub fn give_back(&self, slot: usize) {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        if slot >= self.size {
+            self.mistakes.lock().unwrap_or_else(|e| e.into_inner()).push(format!("slot {slot} was given back, but the pool has only slots 0 to {}", self.size - 1));
+        } else if free.contains(&slot) {
+            self.mistakes.lock().unwrap_or_else(|e| e.into_inner()).push(format!("slot {slot} was given back twice"));
+        } else {
+            free.push(slot);
+        }
+    }
+
+    /// Slots free now.
+    pub fn available(&self) -> usize {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Slots in the pool.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    fn first_mistake(&self) -> Option<String> {
+        self.mistakes.lock().unwrap_or_else(|e| e.into_inner()).first().cloned()
+    }
+}
+
+/// Exercise "lease": judges `lease(pool)`, which checks out a slot and
+/// returns a guard that gives it back when dropped (or `None` if the pool is
+/// empty). `L` is the learner's guard type.
+pub fn judge_lease<L: Send + 'static>(lease: fn(&Arc<Pool>) -> Option<L>) -> Verdict {
+    judge_lease_dyn(Box::new(move |pool| lease(pool).map(|l| Box::new(l) as Box<dyn Send>)))
+}
+
+type LeaseFn = Box<dyn Fn(&Arc<Pool>) -> Option<Box<dyn Send>> + Send + Sync>;
+
+fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
+    exercise::run(exercise::DEFAULT_LIMIT, move || {
+        let lease = Arc::new(lease);
+        let pool = Pool::new(3);
+        let settle = |what: &str| -> Result<(), String> {
+            if let Some(m) = pool.first_mistake() {
+                return Err(format!("{what}: {m}"));
+            }
+            match pool.available() {
+                3 => Ok(()),
+                n => Err(format!("{what}: afterwards only {n} of 3 slots are free; the lease was not given back on this path")),
+            }
+        };
+        // 1. The plain path.
+        {
+            let held = exercise::call(|| lease(&pool)).map_err(|m| format!("lease() panicked: {m}"))?;
+            if held.is_none() {
+                return Err("lease() on a pool with 3 free slots returned None".into());
+            }
+            if pool.available() != 2 {
+                return Err(format!("while one lease is held, {} slots are free instead of 2: lease() must take a slot from the pool", pool.available()));
+            }
+        }
+        settle("dropping a lease at the end of its scope")?;
+        // 2. An empty pool.
+        {
+            let all: Vec<_> = (0..3).map(|_| lease(&pool)).collect();
+            if all.iter().any(|l| l.is_none()) {
+                return Err("three leases in a row from a pool of 3: one of them was None".into());
+            }
+            if lease(&pool).is_some() {
+                return Err("a fourth lease from a pool of 3 was Some: return None when pool.take() gives None".into());
+            }
+        }
+        settle("dropping three leases taken together")?;
+        // 3. An early return with `?`.
+        let early = |fail: bool| -> Result<(), String> {
+            let _held = lease(&pool).ok_or("no slot")?;
+            if fail {
+                Err("the query failed")?;
+            }
+            Ok(())
+        };
+        let _ = early(true);
+        settle("an early return with `?` while holding a lease")?;
+        // 4. A panic while holding it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _held = lease(&pool);
+            panic!("the connection broke");
+        }));
+        settle("a panic while holding a lease")?;
+        // 5. Leases moved to other threads and dropped there.
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                let held = lease(&pool);
+                s.spawn(move || {
+                    std::thread::sleep(Duration::from_millis(5));
+                    drop(held);
+                });
+            }
+        });
+        settle("leases dropped on other threads")?;
+        // 6. Many threads, many leases.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                let (lease, pool) = (lease.clone(), pool.clone());
+                s.spawn(move || {
+                    for _ in 0..200 {
+                        let _maybe = (*lease)(&pool);
+                    }
+                });
+            }
+        });
+        settle("4 threads taking 200 leases each")?;
+        Ok("the slot comes back at the end of a scope, on `?`, on a panic, from other threads, and never twice".into())
+    })
+}
+
+/// Prints the verdict on a learner's `lease`.
+pub fn check_lease<L: Send + 'static>(lease: fn(&Arc<Pool>) -> Option<L>) {
+    exercise::report("lease", &judge_lease(lease));
+}
+
+/// Exercise "defer": judges `defer(action)`, which returns a guard that
+/// runs `action` exactly once, when the guard is dropped. `D` is the
+/// learner's guard type.
+pub fn judge_defer<D: 'static>(defer: fn(Box<dyn FnOnce() + Send>) -> D) -> Verdict {
+    judge_defer_dyn(Box::new(move |action| Box::new(defer(action)) as Box<dyn std::any::Any>))
+}
+
+type DeferFn = Box<dyn Fn(Box<dyn FnOnce() + Send>) -> Box<dyn std::any::Any> + Send>;
+
+fn judge_defer_dyn(defer: DeferFn) -> Verdict {
+    exercise::run(exercise::DEFAULT_LIMIT, move || {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counting = || {
+            let runs = runs.clone();
+            Box::new(move || {
+                runs.fetch_add(1, Ordering::SeqCst);
+            }) as Box<dyn FnOnce() + Send>
+        };
+        let expect = |what: &str, want: usize| -> Result<(), String> {
+            let got = runs.swap(0, Ordering::SeqCst);
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("{what}: the action ran {got} time(s), expected {want}"))
+            }
+        };
+        {
+            let guard = exercise::call(|| defer(counting())).map_err(|m| format!("defer() panicked: {m}"))?;
+            expect("right after defer(), before the guard is dropped", 0)?;
+            drop(guard);
+        }
+        expect("after the guard was dropped", 1)?;
+        let early = |fail: bool| -> Result<(), String> {
+            let _cleanup = defer(counting());
+            if fail {
+                Err("something failed")?;
+            }
+            Ok(())
+        };
+        let _ = early(true);
+        expect("after an early return with `?`", 1)?;
+        let _ = early(false);
+        expect("after a normal return", 1)?;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _cleanup = defer(counting());
+            panic!("boom");
+        }));
+        expect("after a panic", 1)?;
+        {
+            let _first = defer(counting());
+            let _second = defer(counting());
+        }
+        expect("after two guards went out of scope", 2)?;
+        Ok("the action runs exactly once, when the guard is dropped: at the end of a scope, on `?`, and on a panic".into())
+    })
+}
+
+/// Prints the verdict on a learner's `defer`.
+pub fn check_defer<D: 'static>(defer: fn(Box<dyn FnOnce() + Send>) -> D) {
+    exercise::report("defer", &judge_defer(defer));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_limit_comes_back_even_after_a_panic() {
+        let before = FdLimit::current();
+        let out = quietly(|| {
+            let _limit = FdLimit::lower(512).unwrap();
+            assert_eq!(FdLimit::current(), 512.min(before));
+            panic!("fails while the limit is low");
+        });
+        assert!(out.is_err());
+        assert_eq!(FdLimit::current(), before);
+    }
+
+    #[test]
+    fn manual_lock_stays_locked_after_an_early_return() {
+        let lock = ManualLock::new();
+        let f = |fail: bool| -> Result<(), String> {
+            lock.lock();
+            if fail {
+                return Err("failed".into());
+            }
+            lock.unlock();
+            Ok(())
+        };
+        assert!(f(false).is_ok());
+        assert!(!lock.is_locked());
+        assert!(f(true).is_err());
+        assert!(!lock.try_lock_for(Duration::from_millis(20)));
+    }
+
+    /// Wrong: takes a slot and never gives it back.
+    struct Leaky(#[allow(dead_code)] usize);
+    fn leaky(pool: &Arc<Pool>) -> Option<Leaky> {
+        pool.take().map(Leaky)
+    }
+
+    /// Wrong: gives the slot back twice (once by hand, once in Drop).
+    struct Twice(Arc<Pool>, usize);
+    impl Drop for Twice {
+        fn drop(&mut self) {
+            self.0.give_back(self.1);
+            self.0.give_back(self.1);
+        }
+    }
+    fn twice(pool: &Arc<Pool>) -> Option<Twice> {
+        pool.take().map(|s| Twice(pool.clone(), s))
+    }
+
+    /// Right.
+    struct Lease(Arc<Pool>, usize);
+    impl Drop for Lease {
+        fn drop(&mut self) {
+            self.0.give_back(self.1);
+        }
+    }
+    fn right(pool: &Arc<Pool>) -> Option<Lease> {
+        pool.take().map(|s| Lease(pool.clone(), s))
+    }
+
+    #[test]
+    fn lease_judge() {
+        let v = judge_lease(leaky);
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("not given back")), "{v}");
+        let v = judge_lease(twice);
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("twice")), "{v}");
+        assert!(judge_lease(right).passed());
+    }
+
+    struct Now;
+    fn runs_at_once(action: Box<dyn FnOnce() + Send>) -> Now {
+        action();
+        Now
+    }
+    struct Never(#[allow(dead_code)] Box<dyn FnOnce() + Send>);
+    fn never(action: Box<dyn FnOnce() + Send>) -> Never {
+        Never(action)
+    }
+
+    #[test]
+    fn defer_judge() {
+        let v = judge_defer(runs_at_once);
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("before the guard is dropped")), "{v}");
+        let v = judge_defer(never);
+        assert!(matches!(&v, Verdict::Failed(m) if m.contains("after the guard was dropped")), "{v}");
+        assert_eq!(judge_defer(|_| -> Now { todo!() }), Verdict::NotSolved);
+    }
+}
