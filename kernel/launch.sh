@@ -18,7 +18,17 @@ root="$(dirname "$here")"
 pool="${CONCURRENCY_LAB_EVCXR_POOL:-$root/target/evcxr}"
 
 # cargo and rustc must be on PATH for evcxr to compile cells.
-export PATH="$(dirname "$evcxr"):$PATH"
+PATH="$(dirname "$evcxr"):$PATH"
+export PATH
+# evcxr loads each compiled cell with a relative path to the toolchain's
+# libstd that is one folder off; it resolves only when the build directory
+# and the toolchain share no parent but `/` (so a clone inside $HOME with
+# rustup in ~/.rustup would die at start-up). Telling the loader where libstd
+# is makes it work wherever the two live.
+if sysroot="$(rustc --print sysroot 2>/dev/null)"; then
+    host="$(rustc -vV | sed -n 's/^host: //p')"
+    export LD_LIBRARY_PATH="$sysroot/lib/rustlib/$host/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 # Our own (empty) evcxr config, so a personal ~/.config/evcxr/init.evcxr does
 # not change what the notebooks do.
 export EVCXR_CONFIG_DIR="$here/evcxr"

@@ -175,6 +175,7 @@ impl fmt::Display for SpeedupCurve {
         }
         match self.fitted_serial_fraction {
             Some(b) => write!(f, "fitted serial fraction B = {b:.3}: {}", ceiling(b)),
+            None if self.machine.cores < 2 => write!(f, "fitted serial fraction: needs at least two cores (this machine has one)"),
             None => write!(f, "fitted serial fraction: needs at least two worker counts up to {} cores", self.machine.cores),
         }
     }
