@@ -325,7 +325,7 @@ pub fn bars(title: &str, y_desc: &str, groups: &[Group]) -> Chart {
             names.push(b.series.clone());
         }
     }
-    let y_top = groups.iter().flat_map(|g| &g.bars).map(|b| b.max.max(b.value)).fold(0.0, f64::max).max(1e-12) * 1.15;
+    let y_top = groups.iter().flat_map(|g| &g.bars).map(|b| b.max.max(b.value)).fold(0.0, f64::max).max(1e-12) * 1.35; // headroom for the legend
     let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
     render(title, |area| {
         let n = groups.len().max(1) as f64;
