@@ -16,6 +16,7 @@
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 02 |
 //! | [`workqueue`] | work queues and priority queues shared by a pool of threads | 03 |
+//! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`race`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed | 14 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
@@ -31,6 +32,7 @@ extern crate self as concurrency_lab;
 pub mod amdahl;
 pub mod basics;
 pub mod chart;
+pub mod contention;
 pub mod deadlock;
 pub mod exercise;
 pub mod guards;
@@ -57,6 +59,7 @@ pub mod prelude {
     pub use crate::amdahl::{self, SpeedupCurve};
     pub use crate::basics;
     pub use crate::chart::{self, Chart, Series};
+    pub use crate::contention;
     pub use crate::deadlock::{self, Board, Lock, Stuck};
     pub use crate::exercise;
     pub use crate::guards;
