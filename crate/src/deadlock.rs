@@ -285,7 +285,7 @@ impl Table {
 
     /// A random pause (from the table's seed), to vary the interleaving.
     fn pause(&self) {
-        let draw = self.rng.lock().next();
+        let draw = self.rng.lock().next_u64();
         jitter(&mut Rng::new(draw));
     }
 
