@@ -184,13 +184,13 @@ impl fmt::Display for SpeedupCurve {
 /// Burns CPU for `units` units of work (about the same time each), with no
 /// memory traffic: the stand-in for "work" in the serial-fraction simulation.
 pub fn busy(units: u64) -> u64 {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for _ in 0..units * 10_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+    // Integer divisions, like the trial division of chapters 1 and 2.
+    let n = std::hint::black_box(10_000_000_000_037u64);
+    let mut acc = 0u64;
+    for d in 3..3 + units * 2_000 {
+        acc = acc.wrapping_add(n % d);
     }
-    std::hint::black_box(x)
+    std::hint::black_box(acc)
 }
 
 /// How many [`busy`] units take about `target` on one core of this machine
