@@ -4,11 +4,8 @@
 # then checks the Binder set-up (binder/check.sh) and runs the browser test
 # (tests/browser/run.sh).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$root/kernel/install.sh"
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-export JUPYTER_PREFER_ENV_PATH=1
-cd "$root"
+# shellcheck source=kernel/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../kernel/env.sh"
 cargo test --workspace
 "$root/.venv/bin/python" "$root/tests/notebooks.py" "$@"
 # The whole suite also checks the Binder set-up and JupyterLab in a real
