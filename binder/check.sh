@@ -2,20 +2,25 @@
 # Checks the Binder set-up as far as a machine without Docker can (tests/run.sh
 # calls this):
 #
-#   1. `repo2docker --no-build` renders the Dockerfile that mybinder.org would
-#      build (as uid 1000), from binder/environment.yml and binder/postBuild.
-#   2. Every shell script in the project passes shellcheck.
-#   3. binder/postBuild runs as a non-root user in an empty home directory
+#   1. binder/environment.yml's pins of evcxr, rust and rust-src agree with
+#      each other (the table below: which rust each evcxr release can drive).
+#   2. `repo2docker --no-build` renders the Dockerfile that mybinder.org would
+#      build (as uid 1000), from binder/environment.yml and binder/postBuild,
+#      with the conda environment activated in login shells.
+#   3. Every shell script in the project passes shellcheck.
+#   4. binder/postBuild runs as a non-root user in an empty home directory
 #      holding a copy of the repository, as repo2docker runs it. The conda
 #      environment is stood in for by a prefix with this machine's Rust
-#      toolchain, the evcxr_jupyter that kernel/install.sh built, and the
-#      Python packages of .venv. As root, the user is a temporary one made for
-#      the run; otherwise it is you, with HOME pointing at the empty directory.
+#      toolchain, the evcxr_jupyter that kernel/install.sh built, the Python
+#      packages of .venv, and an activation script like conda-forge's rust
+#      one (a linker for cargo), applied in login shells as on Binder. As
+#      root, the user is a temporary one made for the run; otherwise it is
+#      you, with HOME pointing at the empty directory.
 #
 # Not checked here (needs Docker or mybinder.org itself): that conda solves
 # environment.yml, conda-forge's evcxr build, the image build, and the launch.
 #
-# Usage: binder/check.sh [--no-postbuild]   (skips step 3, the slow one)
+# Usage: binder/check.sh [--no-postbuild]   (skips step 4, the slow one)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
@@ -28,6 +33,60 @@ case "${1:-}" in
     *) die "usage: $0 [--no-postbuild]" ;;
 esac
 
+# --- 1. the pins in binder/environment.yml agree -----------------------------------
+# Which rust each evcxr release can drive: "evcxr-minor lowest-rust first-rust-too-new"
+# ("-": none known). conda-forge's evcxr requires rust and rust-src with no
+# bound (conda-forge/evcxr-feedstock recipe/recipe.yaml), so environment.yml
+# must bound them itself. Sources, per column:
+# - lowest: evcxr 0.19.0 and later compile cells as edition 2024, which needs
+#   rust 1.85 (evcxr RELEASE_NOTES.md; the ctx Cargo.toml in evcxr/src/module.rs).
+# - too new: cargo 1.100 always uses its new build-directory layout
+#   (rust-lang/cargo PR 17354); evcxr before 0.22.0 looks for each compiled
+#   cell in target/<triple>/debug/deps and fails (evcxr issue 487; fixed in
+#   0.22.0 by evcxr PRs 488 and 497).
+# A newer evcxr on conda-forge needs its row here before it can be pinned.
+evcxr_rust_table=(
+    "0.19 1.85 1.100"
+    "0.20 1.85 1.100"
+    "0.21 1.85 1.100"
+    "0.22 1.85 -"
+)
+version_le() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$1" ]; }
+# The version spec after a package's name on its `- name<spec>` line.
+pin_of() {
+    sed -n "s/^[[:space:]]*-[[:space:]]*$1\([=<>!][^[:space:]#]*\)[[:space:]]*\(#.*\)\{0,1\}\$/\1/p" "$root/binder/environment.yml"
+}
+check_pins() {
+    local file="binder/environment.yml" evcxr_pin rust_pin src_pin evcxr_version minor rust_low rust_high row table_minor low high
+    evcxr_pin="$(pin_of evcxr)"
+    rust_pin="$(pin_of rust)"
+    src_pin="$(pin_of rust-src)"
+    [[ "$evcxr_pin" =~ ^==?(([0-9]+\.[0-9]+)\.[0-9]+)$ ]] \
+        || die "$file: pin evcxr to one release (e.g. '- evcxr=0.21.1'), found 'evcxr$evcxr_pin'"
+    evcxr_version="${BASH_REMATCH[1]}"
+    minor="${BASH_REMATCH[2]}"
+    [[ "$rust_pin" =~ ^\>=([0-9.]+),\<([0-9.]+)$ ]] \
+        || die "$file: give rust a range '- rust>=LOW,<HIGH', found 'rust$rust_pin'"
+    rust_low="${BASH_REMATCH[1]}"
+    rust_high="${BASH_REMATCH[2]}"
+    [ "$src_pin" = "$rust_pin" ] \
+        || die "$file: pin rust-src exactly as rust ('rust-src$rust_pin'), found 'rust-src$src_pin'"
+    for row in "${evcxr_rust_table[@]}"; do
+        read -r table_minor low high <<< "$row"
+        [ "$table_minor" = "$minor" ] || continue
+        version_le "$low" "$rust_low" \
+            || die "$file: evcxr $evcxr_version needs rust >= $low, but the pin 'rust$rust_pin' allows $rust_low"
+        if [ "$high" != "-" ] && ! version_le "$rust_high" "$high"; then
+            die "$file: evcxr $evcxr_version fails with rust >= $high (cargo's new build-directory layout, evcxr issue 487), but the pin 'rust$rust_pin' allows it: lower the bound to <$high, or pin an evcxr that supports it"
+        fi
+        [ "$high" = "-" ] && high="" || high=", < $high"
+        say "ok: evcxr=$evcxr_version, rust$rust_pin and rust-src$src_pin agree (evcxr $minor drives rust >= $low$high)"
+        return 0
+    done
+    die "$file: evcxr $evcxr_version has no row in binder/check.sh's evcxr_rust_table; look up which rust it supports and add one"
+}
+check_pins
+
 "$root/kernel/install.sh" >/dev/null
 want="$(sha256sum "$root/binder/check-requirements.txt" | cut -d' ' -f1)"
 if [ "$(cat "$venv/.binder-check-requirements.sha256" 2>/dev/null)" != "$want" ]; then
@@ -36,7 +95,7 @@ if [ "$(cat "$venv/.binder-check-requirements.sha256" 2>/dev/null)" != "$want" ]
     echo "$want" > "$venv/.binder-check-requirements.sha256"
 fi
 
-# --- 1. repo2docker renders the image -----------------------------------------
+# --- 2. repo2docker renders the image -----------------------------------------
 dockerfile="$(mktemp)"
 trap 'rm -f "$dockerfile"' EXIT
 if ! "$venv/bin/repo2docker" --no-build --debug --user-id 1000 --user-name jovyan "$root" >"$dockerfile" 2>&1; then
@@ -49,7 +108,7 @@ for expected in 'env update -p ${NB_PYTHON_PREFIX} --file "binder/environment.ym
 done
 say "ok: repo2docker $("$venv/bin/repo2docker" --version) renders the image (conda environment, postBuild as uid 1000)"
 
-# --- 2. shellcheck ---------------------------------------------------------------
+# --- 3. shellcheck ---------------------------------------------------------------
 mapfile -t scripts < <(cd "$root" && git ls-files -co --exclude-standard -- '*.sh' binder/postBuild .ci/run | sort -u)
 for script in "${scripts[@]}"; do
     (cd "$root" && "$venv/bin/shellcheck" -x "$script")
@@ -57,11 +116,11 @@ done
 say "ok: shellcheck $("$venv/bin/shellcheck" --version | sed -n 's/^version: //p'), ${#scripts[@]} scripts"
 
 if [ -z "$run_postbuild" ]; then
-    echo "binder: 2 passed, 0 failed"
+    echo "binder: 3 passed, 0 failed"
     exit 0
 fi
 
-# --- 3. postBuild as a non-root user in an empty home ------------------------------
+# --- 4. postBuild as a non-root user in an empty home ------------------------------
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # Home and prefix in different top-level folders, as on Binder (/home/jovyan,
 # /srv/conda): evcxr links each cell with a relative rpath to the toolchain's
@@ -132,4 +191,4 @@ start=$SECONDS
 spec="$prefix/share/jupyter/kernels/rust/kernel.json"
 grep -qF "\"$home/kernel/launch.sh\"" "$spec" || die "postBuild did not register the kernel through kernel/launch.sh in $spec"
 say "ok: binder/postBuild ran as a non-root user in an empty home in $((SECONDS - start)) s"
-echo "binder: 3 passed, 0 failed"
+echo "binder: 4 passed, 0 failed"

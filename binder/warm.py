@@ -14,6 +14,7 @@ are (exercises unsolved).
 """
 
 import fcntl
+import re
 import shutil
 import sys
 import time
@@ -78,14 +79,31 @@ def warm():
     return 0
 
 
+# Where cargo puts each compiled dependency inside a slot: libraries for the
+# target (evcxr passes --target, so under target/<triple>/debug/) and proc
+# macros for the host (target/debug/).
+LIBRARY_GLOBS = (
+    # cargo before 1.100: all of them in one folder, .../debug/deps/
+    "slot-*/target/**/deps/lib*",
+    # cargo 1.100 and later ("new build-dir layout"): one folder per build unit,
+    # .../debug/build/<package>/<hash>/out/ (rust-lang/cargo src/compiler/layout.rs)
+    "slot-*/target/**/build/*/*/out/lib*",
+)
+# The cells' own code, not a dependency: evcxr builds each cell as libctx.so and
+# renames it to libcode_<n>.so beside it (evcxr/src/module.rs), in deps/ before
+# evcxr 0.22.0, so a new kernel rewrites libcode_1.so without recompiling anything.
+CELL_CODE = re.compile(r"lib(ctx|code_\d+)[.-]")
+
+
 def libraries():
-    """Modification times of every compiled dependency in the build pool:
-    libraries (target/<triple>/debug/deps) and proc macros (target/debug/deps),
-    not the cells' own code (libctx)."""
+    """Modification times of every compiled dependency in the build pool
+    (libraries and proc macros, in either of cargo's layouts), not the cells'
+    own code."""
     return {
         p: p.stat().st_mtime_ns
-        for p in POOL.glob("slot-*/target/**/deps/lib*")
-        if p.suffix in (".rlib", ".so") and not p.name.startswith("libctx")
+        for pattern in LIBRARY_GLOBS
+        for p in POOL.glob(pattern)
+        if p.suffix in (".rlib", ".so") and not CELL_CODE.match(p.name)
     }
 
 

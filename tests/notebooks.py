@@ -13,8 +13,15 @@ A notebook fails on:
   a cell may allow expected stderr with metadata concurrency_lab.allow_stderr
   (a regular expression the whole stderr text must match);
 - no chart (an <img> with an SVG data URI), or a chart over 200 KB;
-- a shipped check that does not say NOT SOLVED YET, or a check after the
-  reference solution that does not say PASSED.
+- a shipped check whose verdict is not "not_solved", or a check after the
+  reference solution whose verdict is not "passed" (read from the verdict's
+  JSON output, application/vnd.concurrency-lab.verdict+json, not from its
+  wording);
+- a progress table that does not count this notebook's exercises as done
+  after their reference solutions passed.
+
+Course progress goes to target/notebooks/progress.json (emptied at the start
+of a run), never to the learner's own progress.json.
 
 Executed copies go to target/notebooks/. Usage:
     python tests/notebooks.py [--bench] [NOTEBOOK ...]
@@ -24,6 +31,7 @@ Executed copies go to target/notebooks/. Usage:
 import argparse
 import copy
 import json
+import os
 import re
 import statistics
 import sys
@@ -42,8 +50,8 @@ OUT = ROOT / "target" / "notebooks"
 DEFAULT_TIMEOUT = 120  # seconds per cell unless its metadata says otherwise
 CHART_LIMIT = 200_000  # bytes per chart in the saved notebook
 CHART_MARK = "data:image/svg+xml;base64,"
-PASS_MARK = "✅ PASSED"
-NOT_SOLVED_MARK = "NOT SOLVED YET"
+VERDICT_MIME = "application/vnd.concurrency-lab.verdict+json"
+PROGRESS = OUT / "progress.json"
 
 
 def lab(cell):
@@ -96,7 +104,7 @@ def cell_label(nb, i):
     return f"cell {i} ({first[0][:60] if first else 'empty'})"
 
 
-def inspect(nb):
+def inspect(nb, nb_stem=None):
     """Problems found in an executed notebook's outputs."""
     problems = []
     charts = 0
@@ -122,12 +130,22 @@ def inspect(nb):
             allowed = lab(cell).get("allow_stderr")
             if not (allowed and re.fullmatch(allowed, stderr.strip(), re.S)):
                 problems.append(f"{where}: unexpected stderr: {stderr.strip()[:400]}")
-        name = lab(cell).get("check")
-        if name and NOT_SOLVED_MARK not in alltext:
-            problems.append(f"{where}: the shipped check of {name} should say '{NOT_SOLVED_MARK}', it printed: {alltext.strip()[:300]}")
-        name = lab(cell).get("check_with_solution")
-        if name and (PASS_MARK not in alltext or "FAILED" in alltext):
-            problems.append(f"{where}: with the reference solution, the check of {name} did not pass: {alltext.strip()[:400]}")
+        verdicts = [o["data"][VERDICT_MIME] for o in cell.outputs if VERDICT_MIME in o.get("data", {})]
+        for key, want in (("check", "not_solved"), ("check_with_solution", "passed")):
+            name = lab(cell).get(key)
+            if not name:
+                continue
+            got = [v for v in verdicts if isinstance(v, dict) and v.get("exercise") == name]
+            if not got:
+                problems.append(f"{where}: the check of {name} sent no verdict (is it check!({name}, ...)?): {alltext.strip()[:300]}")
+            elif got[-1].get("status") != want:
+                what = "the shipped check" if key == "check" else "with the reference solution, the check"
+                problems.append(f"{where}: {what} of {name} should be '{want}', it was '{got[-1].get('status')}': {got[-1].get('message', '')[:400]}")
+        if "progress()" in cell.source and nb_stem and any(lab(c).get("check_with_solution") for c in nb.cells):
+            line = next((l for l in alltext.splitlines() if l.strip().startswith(nb_stem + " ")), None)
+            counts = re.search(r"(\d+) / (\d+)", line or "")
+            if not counts or counts.group(1) != counts.group(2):
+                problems.append(f"{where}: progress should count every exercise of {nb_stem} as done after the solutions passed: {line!r}")
     if charts == 0:
         problems.append("no chart in the notebook (every chapter shows at least one)")
     return problems
@@ -206,6 +224,9 @@ def main():
         print("no notebooks found in notebooks/")
         return 1
     OUT.mkdir(parents=True, exist_ok=True)
+    # Kernels inherit this: the reference solutions' passes land here.
+    os.environ["CONCURRENCY_LAB_PROGRESS"] = str(PROGRESS)
+    PROGRESS.unlink(missing_ok=True)
 
     if args.bench:
         rows = []
@@ -229,7 +250,7 @@ def main():
         shipped = nbformat.read(path, as_version=4)
         nb, problems = with_solutions(shipped)
         exec_problems, seconds = execute(nb)
-        problems += exec_problems + inspect(nb)
+        problems += exec_problems + inspect(nb, path.stem)
         nbformat.write(nb, OUT / path.name)
         if problems:
             failed += 1

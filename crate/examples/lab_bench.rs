@@ -5,7 +5,8 @@
 //! Run with the profile that matches evcxr's build:
 //! `cargo run --profile evcxr --example lab_bench -p concurrency_lab`
 
-use concurrency_lab::amdahl::{self, SpeedupCurve};
+use concurrency_lab::amdahl::SpeedupCurve;
+use concurrency_lab::workload;
 use concurrency_lab::machine::machine;
 use concurrency_lab::measure::{self, Stats};
 use concurrency_lab::primes;
@@ -15,11 +16,11 @@ use std::time::Duration;
 /// one thread, the rest split evenly over `workers` threads.
 fn workload(b: f64, workers: usize, total_units: u64) {
     let serial = (b * total_units as f64) as u64;
-    amdahl::busy(serial);
+    workload::busy(serial);
     let each = (total_units - serial) / workers as u64;
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(move || amdahl::busy(each));
+            s.spawn(move || workload::busy(each));
         }
     });
 }
@@ -51,7 +52,7 @@ fn main() {
         println!("one core: the serial-fraction fit needs at least two");
         return;
     }
-    let units = amdahl::units_for(Duration::from_millis(200));
+    let units = workload::units_for(Duration::from_millis(200));
     for b in [0.0, 0.1, 0.3, 0.5, 0.9] {
         let errors: Vec<f64> = (0..5)
             .map(|_| {

@@ -21,10 +21,10 @@ fn experiment(units: usize, each: u64, tl: Option<&Timeline>) {
                 for _ in 0..units {
                     match tl {
                         Some(tl) => {
-                            tl.record(&name, State::Running, || concurrency_lab::amdahl::busy(each));
+                            tl.record(&name, State::Running, || concurrency_lab::workload::busy(each));
                         }
                         None => {
-                            concurrency_lab::amdahl::busy(each);
+                            concurrency_lab::workload::busy(each);
                         }
                     }
                 }
@@ -59,7 +59,7 @@ fn main() {
     println!("one span, one thread: {:.0} ns", one.median * 1e9 / n as f64);
     // Pieces of ~0.1 ms and ~1 ms: a span each.
     for (units, each_ms) in [(2000usize, 0.1f64), (200, 1.0)] {
-        let each = concurrency_lab::amdahl::units_for(Duration::from_secs_f64(each_ms / 1e3));
+        let each = concurrency_lab::workload::units_for(Duration::from_secs_f64(each_ms / 1e3));
         let plain = measure::measure(1, 7, || experiment(units, each, None));
         let recorded = measure::measure(1, 7, || {
             let tl = Timeline::new();

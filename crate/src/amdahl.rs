@@ -5,7 +5,7 @@
 //! `T(N) = T(1) · (B + (1 − B) / N)` and the speedup is
 //! `S(N) = T(1) / T(N) = 1 / (B + (1 − B) / N)`, never more than `1 / B`.
 
-use crate::chart::{self, Chart, SpeedupPoint};
+use crate::chart::{self, Chart, Series, SpeedupPoint};
 use crate::exercise::{self, Verdict};
 use crate::machine::{machine, Machine};
 use crate::measure::{self, Progress, Stats};
@@ -145,20 +145,30 @@ impl SpeedupCurve {
 
     /// The chart: measured points, the ideal line and the fitted Amdahl curve.
     pub fn chart(&self) -> Chart {
-        let models: Vec<(String, f64)> =
-            self.fitted_serial_fraction.map(|b| (format!("Amdahl, fitted B = {b:.3}"), b)).into_iter().collect();
+        let n_max = chart::speedup_width(&self.points);
+        let models: Vec<Series> =
+            self.fitted_serial_fraction.map(|b| curve(&format!("Amdahl, fitted B = {b:.3}"), b, n_max)).into_iter().collect();
         chart::speedup(&self.label, &self.points, &models)
     }
 
     /// The chart with a second Amdahl curve for the true serial fraction,
     /// for experiments where it is known.
     pub fn chart_against(&self, true_b: f64) -> Chart {
-        let mut models = vec![(format!("Amdahl, true B = {true_b:.3}"), true_b)];
+        let n_max = chart::speedup_width(&self.points);
+        let mut models = vec![curve(&format!("Amdahl, true B = {true_b:.3}"), true_b, n_max)];
         if let Some(b) = self.fitted_serial_fraction {
-            models.push((format!("Amdahl, fitted B = {b:.3}"), b));
+            models.push(curve(&format!("Amdahl, fitted B = {b:.3}"), b, n_max));
         }
         chart::speedup(&self.label, &self.points, &models)
     }
+}
+
+/// Amdahl's law for serial fraction `b` as a dashed chart curve over
+/// `1..=n_max` workers.
+fn curve(label: &str, b: f64, n_max: f64) -> Series {
+    let steps = 60;
+    let points = (0..=steps).map(|k| 1.0 + (n_max - 1.0) * k as f64 / steps as f64).map(|n| (n, speedup(b, n))).collect();
+    Series::dashed(label, points)
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -181,26 +191,6 @@ impl fmt::Display for SpeedupCurve {
     }
 }
 
-/// Burns CPU for `units` units of work (about the same time each), with no
-/// memory traffic: the stand-in for "work" in the serial-fraction simulation.
-pub fn busy(units: u64) -> u64 {
-    // Integer divisions, like the trial division of chapters 1 and 2.
-    let n = std::hint::black_box(10_000_000_000_037u64);
-    let mut acc = 0u64;
-    for d in 3..3 + units * 2_000 {
-        acc = acc.wrapping_add(n % d);
-    }
-    std::hint::black_box(acc)
-}
-
-/// How many [`busy`] units take about `target` on one core of this machine
-/// (measured now, so experiments last the same time on fast and slow machines).
-pub fn units_for(target: std::time::Duration) -> u64 {
-    let probe = 20;
-    let one = measure::measure(1, 3, || busy(probe)).median / probe as f64;
-    ((target.as_secs_f64() / one.max(1e-9)).round() as u64).max(1)
-}
-
 /// Exercise "amdahl_speedup": judges a learner's implementation of the law.
 pub fn judge_amdahl_speedup(f: fn(f64, f64) -> f64) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
@@ -219,11 +209,6 @@ pub fn judge_amdahl_speedup(f: fn(f64, f64) -> f64) -> Verdict {
         }
         Ok(format!("{} combinations of B and N match 1 / (B + (1 - B) / N); e.g. B = 0.6, N = 4 gives {:.2}", bs.len() * ns.len(), speedup(0.6, 4.0)))
     })
-}
-
-/// Prints the verdict on a learner's `amdahl_speedup`.
-pub fn check_amdahl_speedup(f: fn(f64, f64) -> f64) {
-    exercise::report("amdahl_speedup", &judge_amdahl_speedup(f));
 }
 
 /// Exercise "serial_fraction": judges a function that estimates B from the
@@ -261,11 +246,6 @@ pub fn judge_serial_fraction(f: fn(f64, f64, usize) -> Option<f64>) -> Verdict {
         }
         Ok("recovers B exactly from Amdahl-shaped times, and returns None for inputs that cannot give an answer".into())
     })
-}
-
-/// Prints the verdict on a learner's `serial_fraction`.
-pub fn check_serial_fraction(f: fn(f64, f64, usize) -> Option<f64>) {
-    exercise::report("serial_fraction", &judge_serial_fraction(f));
 }
 
 #[cfg(test)]

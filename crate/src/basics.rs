@@ -49,11 +49,6 @@ pub fn judge_split_work(f: fn(usize, usize) -> Vec<Range<usize>>) -> Verdict {
     })
 }
 
-/// Prints the verdict on a learner's `split_work`.
-pub fn check_split_work(f: fn(usize, usize) -> Vec<Range<usize>>) {
-    exercise::report("split_work", &judge_split_work(f));
-}
-
 /// Exercise "squares_on_threads": judges a function that computes `i * i`
 /// for `i` in `0..n`, each on its own new thread, and returns each square
 /// with the id of the thread that computed it, in order of `i`.
@@ -84,11 +79,6 @@ pub fn judge_squares_on_threads(f: fn(usize) -> Vec<(usize, ThreadId)>) -> Verdi
         }
         Ok("squares in order, each computed on a thread of its own".into())
     })
-}
-
-/// Prints the verdict on a learner's `squares_on_threads`.
-pub fn check_squares_on_threads(f: fn(usize) -> Vec<(usize, ThreadId)>) {
-    exercise::report("squares_on_threads", &judge_squares_on_threads(f));
 }
 
 #[cfg(test)]

@@ -249,12 +249,18 @@ pub struct SpeedupPoint {
     pub max: f64,
 }
 
+/// How many workers wide a speedup chart of `points` is: at least 4, so that
+/// on a 2-core machine a model curve still shows where it is heading. Curves
+/// given to [`speedup`] should reach this far.
+pub fn speedup_width(points: &[SpeedupPoint]) -> f64 {
+    points.iter().map(|p| p.workers).max().unwrap_or(1).max(4) as f64
+}
+
 /// Speedup against workers: measured medians with min-max bars, the linear
-/// ideal, and Amdahl curves for the serial fractions given as `(label, B)`.
-pub fn speedup(title: &str, points: &[SpeedupPoint], models: &[(String, f64)]) -> Chart {
-    // At least 4 workers wide, so that on a 2-core machine the models still
-    // show where they are heading.
-    let n_max = points.iter().map(|p| p.workers).max().unwrap_or(1).max(4) as f64;
+/// ideal, and model curves (dashed; e.g. Amdahl's law for a serial fraction,
+/// computed by the caller over `1..=speedup_width(points)`).
+pub fn speedup(title: &str, points: &[SpeedupPoint], models: &[Series]) -> Chart {
+    let n_max = speedup_width(points);
     let y_top = points.iter().map(|p| p.max).fold(n_max, f64::max) * 1.1;
     render(title, |area| {
         let mut chart = frame(area, title, 56).build_cartesian_2d(0.5..n_max + 0.5, 0.0..y_top)?;
@@ -266,13 +272,8 @@ pub fn speedup(title: &str, points: &[SpeedupPoint], models: &[(String, f64)]) -
             .x_label_formatter(&|x| if x.fract().abs() < 1e-9 { format!("{x:.0}") } else { String::new() })
             .draw()?;
         draw_series(&mut chart, &Series::line("ideal (linear)", vec![(1.0, 1.0), (n_max, n_max)]), IDEAL)?;
-        let steps = 60;
-        for (i, (label, b)) in models.iter().enumerate() {
-            let curve = (0..=steps)
-                .map(|k| 1.0 + (n_max - 1.0) * k as f64 / steps as f64)
-                .map(|n| (n, crate::amdahl::speedup(*b, n)))
-                .collect();
-            draw_series(&mut chart, &Series::dashed(label, curve), color(i + 1))?;
+        for (i, model) in models.iter().enumerate() {
+            draw_series(&mut chart, model, color(i + 1))?;
         }
         let measured = color(0);
         chart.draw_series(
@@ -397,46 +398,55 @@ pub fn histogram(title: &str, x_desc: &str, values: &[f64], bins: usize) -> Char
     })
 }
 
-/// One bar of a timeline: a thread in a state from `start` to `end` (seconds).
+/// A kind of timeline bar: its legend label, colour and half-height (a
+/// thinner bar for waiting keeps overlaps readable).
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Span {
-    pub thread: String,
-    pub state: crate::timeline::State,
+pub struct Band {
+    pub label: String,
+    pub color: (u8, u8, u8),
+    pub half_height: f64,
+}
+
+/// One bar of a timeline: row `row` in band `band` (an index into the bands)
+/// from `start` to `end` (seconds).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Segment {
+    pub row: String,
+    pub band: usize,
     pub start: f64,
     pub end: f64,
 }
 
-/// A thread timeline: one row per thread (the first at the top), coloured by
-/// state, time across. The right fifth is left free for the legend.
-pub fn timeline(title: &str, threads: &[String], spans: &[Span]) -> Chart {
-    use crate::timeline::State;
-    let t_end = spans.iter().map(|s| s.end).fold(0.0, f64::max).max(1e-6);
-    let rows = threads.len().max(1);
-    let names: Vec<String> = threads.to_vec();
+/// A timeline: one row per name in `rows` (the first at the top), bars
+/// coloured by band, time across. The right fifth is left free for the legend.
+pub fn timeline(title: &str, rows: &[String], bands: &[Band], segments: &[Segment]) -> Chart {
+    let t_end = segments.iter().map(|s| s.end).fold(0.0, f64::max).max(1e-6);
+    let n_rows = rows.len().max(1);
+    let names: Vec<String> = rows.to_vec();
     render(title, |area| {
-        let mut chart = frame(area, title, 90).build_cartesian_2d(0.0..t_end * 1.25, -0.5..rows as f64 - 0.5)?;
+        let mut chart = frame(area, title, 90).build_cartesian_2d(0.0..t_end * 1.25, -0.5..n_rows as f64 - 0.5)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
             .x_desc("time (s)")
-            .y_labels(rows * 2 + 1)
+            .y_labels(n_rows * 2 + 1)
             .y_label_formatter(&|y| {
                 let i = y.round();
-                if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < rows {
-                    names.get(rows - 1 - i as usize).cloned().unwrap_or_default()
+                if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n_rows {
+                    names.get(n_rows - 1 - i as usize).cloned().unwrap_or_default()
                 } else {
                     String::new()
                 }
             })
             .draw()?;
-        for state in State::ALL {
-            let c = state.color();
-            let bars: Vec<_> = spans
+        for (b, band) in bands.iter().enumerate() {
+            let c = RGBColor(band.color.0, band.color.1, band.color.2);
+            let h = band.half_height;
+            let bars: Vec<_> = segments
                 .iter()
-                .filter(|s| s.state == state)
+                .filter(|s| s.band == b)
                 .filter_map(|s| {
-                    let row = (rows - 1 - threads.iter().position(|t| t == &s.thread)?) as f64;
-                    let h = state.height();
+                    let row = (n_rows - 1 - rows.iter().position(|t| t == &s.row)?) as f64;
                     Some(Rectangle::new([(s.start, row - h), (s.end.max(s.start + t_end * 0.002), row + h)], c.filled()))
                 })
                 .collect();
@@ -445,7 +455,7 @@ pub fn timeline(title: &str, threads: &[String], spans: &[Span]) -> Chart {
             }
             chart
                 .draw_series(bars)?
-                .label(state.to_string())
+                .label(band.label.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)
@@ -455,7 +465,6 @@ pub fn timeline(title: &str, threads: &[String], spans: &[Span]) -> Chart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timeline::State;
 
     fn decoded(chart: &Chart) -> String {
         let html = chart.html();
@@ -480,15 +489,19 @@ mod tests {
             SpeedupPoint { workers: 2, median: 1.9, min: 1.8, max: 1.95 },
         ];
         let charts = [
-            speedup("s", &pts, &[("Amdahl B = 0.05".into(), 0.05)]),
+            speedup("s", &pts, &[Series::dashed("a model", vec![(1.0, 1.0), (4.0, 3.0)])]),
             bars("b", "seconds", &[Group::new("g", vec![Bar::new("x", 1.0), Bar { series: "y".into(), value: 2.0, min: 1.5, max: 2.5 }])]),
             histogram("h", "seconds", &[1.0, 1.1, 1.2, 2.0], 5),
             timeline(
                 "t",
                 &["a".into(), "b".into()],
                 &[
-                    Span { thread: "a".into(), state: State::Running, start: 0.0, end: 1.0 },
-                    Span { thread: "b".into(), state: State::Waiting, start: 0.0, end: 1.0 },
+                    Band { label: "busy".into(), color: (0, 160, 0), half_height: 0.35 },
+                    Band { label: "idle".into(), color: (200, 0, 0), half_height: 0.2 },
+                ],
+                &[
+                    Segment { row: "a".into(), band: 0, start: 0.0, end: 1.0 },
+                    Segment { row: "b".into(), band: 1, start: 0.0, end: 1.0 },
                 ],
             ),
             lines("l", "N", "S", &[Series::dashed("d", vec![(1.0, 1.0), (1000.0, 2.0)])], true),

@@ -66,16 +66,6 @@ pub fn open_descriptors() -> Option<usize> {
     std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count().saturating_sub(1)) // minus the one read_dir used
 }
 
-/// Runs `f`, catching a panic without printing its message (the notebook
-/// shows what happened instead). `Err(message)` if it panicked.
-pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(previous);
-    out.map_err(|payload| exercise::panic_message(payload.as_ref()))
-}
-
 /// A lock with a separate `unlock()`, like Python's `Lock.acquire()` and
 /// `Lock.release()`: nothing ties the unlock to the lock, so an early
 /// return between them leaves it locked for ever. (Rust's own locks hand
@@ -266,11 +256,6 @@ fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
     })
 }
 
-/// Prints the verdict on a learner's `lease`.
-pub fn check_lease<L: Send + 'static>(lease: fn(&Arc<Pool>) -> Option<L>) {
-    exercise::report("lease", &judge_lease(lease));
-}
-
 /// Exercise "defer": judges `defer(action)`, which returns a guard that
 /// runs `action` exactly once, when the guard is dropped. `D` is the
 /// learner's guard type.
@@ -328,11 +313,6 @@ fn judge_defer_dyn(defer: DeferFn) -> Verdict {
     })
 }
 
-/// Prints the verdict on a learner's `defer`.
-pub fn check_defer<D: 'static>(defer: fn(Box<dyn FnOnce() + Send>) -> D) {
-    exercise::report("defer", &judge_defer(defer));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,7 +321,7 @@ mod tests {
     #[test]
     fn the_limit_comes_back_even_after_a_panic() {
         let before = FdLimit::current();
-        let out = quietly(|| {
+        let out = exercise::quietly(|| {
             let _limit = FdLimit::lower(512).unwrap();
             assert_eq!(FdLimit::current(), 512.min(before));
             panic!("fails while the limit is low");

@@ -35,15 +35,17 @@ pub mod chart;
 pub mod contention;
 pub mod deadlock;
 pub mod exercise;
+pub mod exercises;
 pub mod guards;
 pub mod machine;
 pub mod measure;
 pub mod primes;
+pub mod progress;
 pub mod race;
 pub mod sequential;
-pub mod solutions;
 pub mod starvation;
 pub mod timeline;
+pub mod workload;
 pub mod workqueue;
 
 // The notebooks cannot `use` our dependencies unless we re-export them.
@@ -61,15 +63,18 @@ pub mod prelude {
     pub use crate::chart::{self, Chart, Series};
     pub use crate::contention;
     pub use crate::deadlock::{self, Board, Lock, Stuck};
+    pub use crate::check;
     pub use crate::exercise;
     pub use crate::guards;
     pub use crate::machine::{machine, Machine};
     pub use crate::measure::{self, measure, save_json, time, Stats};
     pub use crate::primes;
+    pub use crate::progress::progress;
     pub use crate::race;
     pub use crate::sequential;
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     pub use crate::timeline::{State, Timeline};
+    pub use crate::workload;
     pub use crate::workqueue::{self, PriorityQueue, WorkQueue};
     pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub use std::sync::{Arc, Mutex};

@@ -146,11 +146,6 @@ pub fn judge_is_prime(f: fn(u64) -> bool) -> Verdict {
     })
 }
 
-/// Prints the verdict on a learner's `is_prime`.
-pub fn check_is_prime(f: fn(u64) -> bool) {
-    exercise::report("is_prime", &judge_is_prime(f));
-}
-
 /// Exercise "parallel_primes": judges a function that finds the primes among
 /// `numbers` with `workers` threads and returns them in ascending order.
 pub fn judge_parallel_primes(f: fn(&[u64], usize) -> Vec<u64>) -> Verdict {
@@ -171,11 +166,6 @@ pub fn judge_parallel_primes(f: fn(&[u64], usize) -> Vec<u64>) -> Verdict {
         }
         Ok("the right primes in ascending order for every input, including the book's 16 primes among 10^13 .. 10^13 + 499".into())
     })
-}
-
-/// Prints the verdict on a learner's `parallel_primes`.
-pub fn check_parallel_primes(f: fn(&[u64], usize) -> Vec<u64>) {
-    exercise::report("parallel_primes", &judge_parallel_primes(f));
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! global state.
 
 use crate::exercise::{self, Verdict};
-use crate::workqueue::Rng;
+use crate::workload::Rng;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -304,7 +304,7 @@ fn run_model<S: Sync>(
                             // Stop the others now: they may be waiting for this thread.
                             let msg = exercise::panic_message(payload.as_ref());
                             let mut st = sched.state();
-                            if !msg.starts_with("not yet implemented") {
+                            if !exercise::is_todo(payload.as_ref()) {
                                 st.log.push(format!("T{t} panicked: {msg}"));
                             }
                             sched.fail(&mut st, format!("T{t} panicked: {msg}"));
@@ -322,7 +322,7 @@ fn run_model<S: Sync>(
         }
         for (_, h) in handles {
             if let Ok(Err(payload)) = h.join() {
-                if exercise::panic_message(payload.as_ref()).starts_with("not yet implemented") {
+                if exercise::is_todo(payload.as_ref()) {
                     learner_panic.get_or_insert(payload);
                 }
             }
@@ -587,11 +587,6 @@ pub fn judge_bank_transfer(transfer: fn(&Bank, usize, usize, i64) -> bool) -> Ve
     })
 }
 
-/// Prints the verdict on a learner's `transfer`.
-pub fn check_bank_transfer(transfer: fn(&Bank, usize, usize, i64) -> bool) {
-    exercise::report("bank_transfer", &judge_bank_transfer(transfer));
-}
-
 /// Replays one schedule of the three judged transfers and shows every step.
 pub fn replay_bank(transfer: fn(&Bank, usize, usize, i64) -> bool, schedule: &[usize]) -> Run {
     bank_model(Plan::Replay(schedule.to_vec()), transfer)
@@ -621,11 +616,6 @@ pub fn judge_losing_schedule(f: fn() -> Vec<usize>) -> Verdict {
             _ => Err(format!("with schedule {schedule:?} the counter ends at {value}, not 1. What happened:\n{run}")),
         }
     })
-}
-
-/// Prints the verdict on a learner's losing schedule.
-pub fn check_losing_schedule(f: fn() -> Vec<usize>) {
-    exercise::report("losing_schedule", &judge_losing_schedule(f));
 }
 
 #[cfg(test)]

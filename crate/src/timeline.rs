@@ -16,8 +16,7 @@
 //! assert_eq!(tl.spans().len(), 2);
 //! ```
 
-use crate::chart::{self, Chart, Span};
-use plotters::style::RGBColor;
+use crate::chart::{self, Band, Chart, Segment};
 use serde::Serialize;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -40,17 +39,17 @@ impl State {
     /// Every state, in legend order.
     pub const ALL: [State; 4] = [State::Running, State::Holding, State::Waiting, State::Sleeping];
 
-    pub(crate) fn color(self) -> RGBColor {
+    fn color(self) -> (u8, u8, u8) {
         match self {
-            State::Running => RGBColor(44, 160, 44),
-            State::Holding => RGBColor(31, 119, 180),
-            State::Waiting => RGBColor(214, 39, 40),
-            State::Sleeping => RGBColor(190, 190, 190),
+            State::Running => (44, 160, 44),
+            State::Holding => (31, 119, 180),
+            State::Waiting => (214, 39, 40),
+            State::Sleeping => (190, 190, 190),
         }
     }
 
     /// Half the bar height: waits are drawn thinner so overlaps stay readable.
-    pub(crate) fn height(self) -> f64 {
+    fn height(self) -> f64 {
         match self {
             State::Running | State::Holding => 0.35,
             State::Waiting | State::Sleeping => 0.2,
@@ -67,6 +66,16 @@ impl fmt::Display for State {
             State::Sleeping => "sleeping / I/O",
         })
     }
+}
+
+/// One span of a timeline: `thread` was in `state` from `start` to `end`
+/// (seconds since the timeline began).
+#[derive(Debug, Clone, Serialize)]
+pub struct Span {
+    pub thread: String,
+    pub state: State,
+    pub start: f64,
+    pub end: f64,
 }
 
 /// A shared recorder of spans. Cloning it is cheap and every clone writes to
@@ -142,7 +151,14 @@ impl Timeline {
 
     /// The timeline as a chart: one row per thread.
     pub fn chart(&self, title: &str) -> Chart {
-        chart::timeline(title, &self.threads(), &self.spans())
+        let bands: Vec<Band> =
+            State::ALL.iter().map(|s| Band { label: s.to_string(), color: s.color(), half_height: s.height() }).collect();
+        let segments: Vec<Segment> = self
+            .spans()
+            .into_iter()
+            .map(|s| Segment { row: s.thread, band: State::ALL.iter().position(|&x| x == s.state).unwrap_or(0), start: s.start, end: s.end })
+            .collect();
+        chart::timeline(title, &self.threads(), &bands, &segments)
     }
 }
 

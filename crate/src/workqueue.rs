@@ -12,6 +12,7 @@
 //! round that broke it.
 
 use crate::exercise::{self, Verdict};
+use crate::workload::{jitter, Rng};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -58,39 +59,6 @@ pub fn factors(n: u64) -> Vec<u64> {
     }
     small.extend(large.into_iter().rev());
     small
-}
-
-/// A tiny deterministic random number generator (xorshift), so that a
-/// failing round can be named by its seed.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-}
-
-/// A random pause: usually nothing, sometimes a yield, sometimes a short
-/// sleep. Sprinkled between queue operations, it shakes up the interleaving.
-pub fn jitter(rng: &mut Rng) {
-    match rng.below(10) {
-        0..=5 => {}
-        6..=8 => std::thread::yield_now(),
-        _ => std::thread::sleep(Duration::from_micros(rng.below(300))),
-    }
 }
 
 /// One round of the stress test: who took part and what went wrong.
@@ -172,11 +140,7 @@ fn stress(make: Make, rounds: u64) -> Result<usize, String> {
             .collect();
         for h in producers {
             if let Err(payload) = h.join() {
-                let msg = exercise::panic_message(payload.as_ref());
-                if msg.starts_with("not yet implemented") {
-                    std::panic::resume_unwind(payload);
-                }
-                return Err(format!("push() panicked: {msg} ({})", round.describe()));
+                return Err(format!("push() panicked: {} ({})", exercise::joined(payload), round.describe()));
             }
         }
         closed.store(true, Ordering::SeqCst);
@@ -197,11 +161,7 @@ fn stress(make: Make, rounds: u64) -> Result<usize, String> {
                     got.extend(jobs);
                 }
                 Ok(Consumed::Panicked(payload)) => {
-                    let msg = exercise::panic_message(payload.as_ref());
-                    if msg.starts_with("not yet implemented") {
-                        std::panic::resume_unwind(payload);
-                    }
-                    return Err(format!("pop() panicked: {msg} ({})", round.describe()));
+                    return Err(format!("pop() panicked: {} ({})", exercise::joined(payload), round.describe()));
                 }
                 Err(_) => {
                     return Err(format!(
@@ -277,11 +237,6 @@ fn judge_work_queue_dyn(make: Box<dyn Fn() -> Arc<dyn WorkQueue> + Send>) -> Ver
     })
 }
 
-/// Prints the verdict on a learner's work queue.
-pub fn check_work_queue<Q: WorkQueue>(make: fn() -> Q) {
-    exercise::report("work_queue", &judge_work_queue(make));
-}
-
 /// Exercise "priority_queue": judges a learner's [`PriorityQueue`]; `make`
 /// builds an empty, open queue.
 pub fn judge_priority_queue<Q: PriorityQueue>(make: fn() -> Q) -> Verdict {
@@ -351,11 +306,6 @@ fn judge_priority_queue_dyn(make: Box<dyn Fn() -> Arc<dyn PriorityQueue> + Send>
             "most urgent first; {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): no job lost or doubled, every consumer stopped after close()"
         ))
     })
-}
-
-/// Prints the verdict on a learner's priority queue.
-pub fn check_priority_queue<Q: PriorityQueue>(make: fn() -> Q) {
-    exercise::report("priority_queue", &judge_priority_queue(make));
 }
 
 #[cfg(test)]

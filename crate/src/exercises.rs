@@ -1,0 +1,181 @@
+//! The one table of exercises. Each exercise is declared here once, by one
+//! row: its name, its notebook, its judge and the learner's item (what the
+//! starter cell defines and the check is given). Everything else follows
+//! from the row:
+//!
+//! - the check a notebook calls, `check!(name, item)`: it runs the row's
+//!   judge on the learner's item and prints the verdict (text for the
+//!   learner, JSON for the tests: [`crate::exercise::report`]);
+//! - the test that the reference solution, `src/solutions/<name>.rs`
+//!   (exactly the text of a notebook cell), passes that judge;
+//! - [`TABLE`], which the notebook tests, the course progress and the
+//!   cross-check test below read.
+//!
+//! Adding an exercise: a judge in the chapter's module, one row here, the
+//! solution file, and in the notebook a starter cell with metadata
+//! `{"concurrency_lab": {"exercise": "<name>"}}` followed by the check cell.
+//! The tests below fail if any of these disagree.
+
+/// One exercise, as the rest of the course sees it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Exercise {
+    /// `chNN_what`: the solution file's name and the check's first argument.
+    pub name: &'static str,
+    /// The notebook it belongs to, without `.ipynb` (`03-threads`).
+    pub notebook: &'static str,
+    /// What the learner writes and passes to the check (`JobQueue::new`).
+    pub item: &'static str,
+}
+
+/// The exercise called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static Exercise> {
+    TABLE.iter().find(|e| e.name == name)
+}
+
+macro_rules! exercises {
+    ($($name:ident in $notebook:literal: $($judge:ident)::+ ($item:expr);)*) => {
+        /// Every exercise of the course, in the order of the chapters.
+        pub const TABLE: &[Exercise] = &[
+            $(Exercise { name: stringify!($name), notebook: $notebook, item: stringify!($item) },)*
+        ];
+
+        /// Each exercise's judge under the exercise's name: what `check!` calls.
+        pub mod judges {
+            $(pub use crate::$($judge)::+ as $name;)*
+        }
+
+        /// The reference solutions, each checked by its exercise's judge.
+        pub mod solutions {
+            $(
+                #[allow(dead_code, unused_imports)]
+                pub mod $name {
+                    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/solutions/", stringify!($name), ".rs"));
+
+                    #[cfg(test)]
+                    #[test]
+                    fn passes_its_check() {
+                        let verdict = crate::exercises::judges::$name($item);
+                        assert!(verdict.passed(), "{verdict}");
+                    }
+                }
+            )*
+        }
+    };
+}
+
+exercises! {
+    ch00_split_work in "00-start-here": basics::judge_split_work(split_work);
+    ch00_squares_on_threads in "00-start-here": basics::judge_squares_on_threads(squares_on_threads);
+    ch01_is_prime in "01-introduction": primes::judge_is_prime(is_prime);
+    ch01_parallel_primes in "01-introduction": primes::judge_parallel_primes(parallel_primes);
+    ch02_amdahl_speedup in "02-amdahls-law": amdahl::judge_amdahl_speedup(amdahl_speedup);
+    ch02_serial_fraction in "02-amdahls-law": amdahl::judge_serial_fraction(serial_fraction);
+    ch03_work_queue in "03-threads": workqueue::judge_work_queue(JobQueue::new);
+    ch03_priority_queue in "03-threads": workqueue::judge_priority_queue(UrgentFirst::new);
+    ch04_lease in "04-raii-guards": guards::judge_lease(lease);
+    ch04_defer in "04-raii-guards": guards::judge_defer(defer);
+    ch12_philosophers in "12-deadlocks": deadlock::judge_philosophers(philosopher);
+    ch12_find_cycle in "12-deadlocks": deadlock::judge_find_cycle(find_cycle);
+    ch13_fair_rwlock in "13-starvation": starvation::judge_fair_rwlock(FairRw::new);
+    ch13_ticket_lock in "13-starvation": starvation::judge_ticket_lock(FifoLock::new);
+    ch14_bank_transfer in "14-race-conditions": race::judge_bank_transfer(transfer);
+    ch14_losing_schedule in "14-race-conditions": race::judge_losing_schedule(losing_schedule);
+}
+
+/// Checks the learner's solution of an exercise and prints the verdict:
+/// `check!(ch03_work_queue, JobQueue::new);`. The first argument is the
+/// exercise's name from [`TABLE`] (a misspelt name does not compile), the
+/// second what the starter cell asked you to write.
+#[macro_export]
+macro_rules! check {
+    ($name:ident, $item:expr) => {
+        $crate::exercise::report(stringify!($name), &$crate::exercises::judges::$name($item))
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf()
+    }
+
+    fn source(cell: &Value) -> String {
+        match &cell["source"] {
+            Value::String(s) => s.clone(),
+            Value::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect(),
+            _ => String::new(),
+        }
+    }
+
+    /// (notebook, exercise named by a starter cell, the next code cell's text)
+    fn starters() -> Vec<(String, String, String)> {
+        let mut found = Vec::new();
+        let mut paths: Vec<_> = std::fs::read_dir(root().join("notebooks")).unwrap().flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|x| x == "ipynb")) {
+            let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+            let nb: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let code: Vec<&Value> = nb["cells"].as_array().unwrap().iter().filter(|c| c["cell_type"] == "code").collect();
+            for (i, cell) in code.iter().enumerate() {
+                if let Some(name) = cell["metadata"]["concurrency_lab"]["exercise"].as_str() {
+                    let next = code.get(i + 1).map(|c| source(c)).unwrap_or_default();
+                    found.push((stem.clone(), name.to_string(), next));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn notebooks_the_table_and_the_solutions_agree() {
+        let mut problems = Vec::new();
+        let starters = starters();
+        let mut seen = BTreeSet::new();
+        for (notebook, name, next) in &starters {
+            match find(name) {
+                None => problems.push(format!("{notebook}: a starter cell names exercise `{name}`, which is not in the table (src/exercises.rs)")),
+                Some(e) => {
+                    if e.notebook != notebook {
+                        problems.push(format!("{notebook}: exercise `{name}` belongs to {} in the table", e.notebook));
+                    }
+                    let call = format!("check!({name}, {})", e.item);
+                    if !next.contains(&call) {
+                        problems.push(format!("{notebook}: the cell after the starter of `{name}` should call `{call}`; it is: {next:?}"));
+                    }
+                }
+            }
+            if !seen.insert(name.clone()) {
+                problems.push(format!("exercise `{name}` has more than one starter cell"));
+            }
+        }
+        for e in TABLE {
+            if !seen.contains(e.name) {
+                problems.push(format!("exercise `{}` is in the table but no starter cell in notebooks/{}.ipynb names it", e.name, e.notebook));
+            }
+        }
+        let files: BTreeSet<String> = std::fs::read_dir(root().join("crate/src/solutions"))
+            .unwrap()
+            .flatten()
+            .filter_map(|f| f.file_name().to_str()?.strip_suffix(".rs").map(str::to_string))
+            .collect();
+        let names: BTreeSet<String> = TABLE.iter().map(|e| e.name.to_string()).collect();
+        for extra in files.difference(&names) {
+            problems.push(format!("src/solutions/{extra}.rs is not an exercise of the table"));
+        }
+        // (A table row without its file does not compile: include! fails.)
+        assert!(problems.is_empty(), "the exercises disagree:\n  {}", problems.join("\n  "));
+    }
+
+    #[test]
+    fn names_say_their_chapter() {
+        for e in TABLE {
+            let chapter = &e.notebook[..2];
+            assert!(e.name.starts_with(&format!("ch{chapter}_")), "{} is in notebook {}", e.name, e.notebook);
+        }
+    }
+}
