@@ -79,7 +79,7 @@ check_pins() {
         if [ "$high" != "-" ] && ! version_le "$rust_high" "$high"; then
             die "$file: evcxr $evcxr_version fails with rust >= $high (cargo's new build-directory layout, evcxr issue 487), but the pin 'rust$rust_pin' allows it: lower the bound to <$high, or pin an evcxr that supports it"
         fi
-        [ "$high" = "-" ] && high="" || high=", < $high"
+        if [ "$high" = "-" ]; then high=""; else high=", < $high"; fi
         say "ok: evcxr=$evcxr_version, rust$rust_pin and rust-src$src_pin agree (evcxr $minor drives rust >= $low$high)"
         return 0
     done
@@ -164,9 +164,28 @@ fi
 "$base_python" -m venv --without-pip "$prefix"
 site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 link "$site/." "$("$prefix/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/"
+# conda-forge's rust package adds etc/conda/activate.d/rust.sh, which sets
+# cargo's linker (CARGO_TARGET_<TRIPLE>_LINKER, to the environment's C
+# compiler: conda-forge/rust-feedstock recipe/install-rust.sh); cargo hashes it
+# into every fingerprint. Stand in for it with this machine's cc, and for the
+# conda-meta/ that tells kernel/launch.sh the environment is a conda one.
+host="$(rustc -vV | sed -n 's/^host: //p')"
+cc="$(command -v cc)" || die "no cc on PATH (the linker rustc uses)"
+mkdir -p "$prefix/conda-meta" "$prefix/etc/conda/activate.d"
+printf 'export CARGO_TARGET_%s_LINKER="%s"\n' "$(printf '%s' "$host" | tr 'a-z-' 'A-Z_')" "$cc" \
+    > "$prefix/etc/conda/activate.d/rust.sh"
 
 # The repository as repo2docker copies it: tracked and untracked-but-not-ignored files.
 (cd "$root" && git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -C "$home" -xf -
+# Binder's login shells activate the environment (repo2docker's
+# /etc/profile.d/activate-conda.sh: `mamba activate`, which puts its bin/ first
+# and sources its activate.d/ scripts); binder/postBuild verifies from one.
+# This machine's /etc/profile does not, so the test user's ~/.profile does.
+cat > "$home/.profile" <<PROFILE
+# Written by binder/check.sh: what Binder's /etc/profile.d/activate-conda.sh does.
+export PATH="$prefix/bin:\$PATH" CONDA_PREFIX="$prefix"
+for script in "$prefix"/etc/conda/activate.d/*.sh; do . "\$script"; done
+PROFILE
 
 if [ "$(id -u)" = 0 ]; then
     user="binder-check-$$"

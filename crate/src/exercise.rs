@@ -8,7 +8,7 @@
 //!   starter cell ships) reads as "not solved yet", also when it fires on a
 //!   thread the judge started ([`call`], [`joined`]);
 //! - [`quietly`] runs code that may panic without printing the panic message;
-//! - [`run_async`] (feature `tokio`) gives a check a runtime of its own, on
+//! - [`run_async`] (feature `async`) gives a check a runtime of its own, on
 //!   its own thread, so it also works after a cell used `.await`;
 //! - [`serve`] hands a learner's server a listener on `127.0.0.1:0` and lets
 //!   the judge talk to it, every read and write bounded.
@@ -232,7 +232,7 @@ where
 /// works in a notebook after a cell used `.await` (a runtime inside a
 /// runtime panics). The time limit covers everything, also a future that
 /// never wakes.
-#[cfg(feature = "tokio")]
+#[cfg(feature = "async")]
 pub fn run_async<F, Fut>(limit: Duration, test: F) -> Verdict
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -451,7 +451,7 @@ mod tests {
         assert_eq!(v, Verdict::NotSolved);
     }
 
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "async")]
     #[test]
     fn async_checks_run_on_their_own_runtime() {
         let v = run_async(DEFAULT_LIMIT, || async {

@@ -36,6 +36,7 @@ pub mod contention;
 pub mod deadlock;
 pub mod exercise;
 pub mod exercises;
+pub mod explore;
 pub mod guards;
 pub mod machine;
 pub mod measure;
@@ -49,6 +50,30 @@ pub mod workload;
 pub mod workqueue;
 
 // The notebooks cannot `use` our dependencies unless we re-export them.
+#[cfg(feature = "rcu")]
+pub use arc_swap;
+#[cfg(feature = "web")]
+pub use axum;
+#[cfg(feature = "image")]
+pub use image;
+#[cfg(feature = "image")]
+pub use imageproc;
+#[cfg(feature = "server")]
+pub use mio;
+#[cfg(feature = "web")]
+pub use reqwest;
+#[cfg(feature = "testing")]
+pub use shuttle;
+#[cfg(feature = "async")]
+pub use tokio;
+#[cfg(feature = "testing")]
+pub use tokio_cron_scheduler;
+#[cfg(feature = "testing")]
+pub use tracing;
+#[cfg(feature = "testing")]
+pub use tracing_subscriber;
+#[cfg(feature = "web")]
+pub use ureq;
 pub use crossbeam;
 pub use num_bigint;
 pub use parking_lot;

@@ -13,61 +13,18 @@
 //! policy that deadlocks is reported after a grace period instead.
 
 use crate::chart::{self, Chart};
-use crate::exercise::{self, Verdict};
 use crate::timeline::{State, Timeline};
 use serde::Serialize;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A counting semaphore that serves waiters in arrival order (first come,
-/// first served). Unlike a mutex guard, a permit can be released by a
-/// different thread than the one that acquired it, which the classic
-/// readers-writers solutions need (the last reader out releases the
-/// resource that the first reader in acquired).
-pub struct Semaphore {
-    state: Mutex<Tickets>,
-    changed: Condvar,
-}
 
-struct Tickets {
-    permits: usize,
-    next_ticket: u64,
-    serving: u64,
-}
-
-impl Semaphore {
-    /// A semaphore with `permits` permits (1 makes it a lock).
-    pub fn new(permits: usize) -> Semaphore {
-        Semaphore { state: Mutex::new(Tickets { permits, next_ticket: 0, serving: 0 }), changed: Condvar::new() }
-    }
-
-    /// Takes a permit, waiting (in arrival order) until one is free.
-    pub fn acquire(&self) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = st.next_ticket;
-        st.next_ticket += 1;
-        while st.serving != mine || st.permits == 0 {
-            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-        st.permits -= 1;
-        st.serving += 1;
-        self.changed.notify_all();
-    }
-
-    /// How many threads are waiting in [`acquire`](Self::acquire) now.
-    pub fn waiting(&self) -> usize {
-        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        (st.next_ticket - st.serving) as usize
-    }
-
-    /// Gives a permit back (any thread may).
-    pub fn release(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).permits += 1;
-        self.changed.notify_all();
-    }
-}
+mod judges;
+mod semaphore;
+pub use judges::{judge_fair_rwlock, judge_ticket_lock, TicketLock};
+pub use semaphore::Semaphore;
 
 /// Something that lets readers share and writers be alone.
 pub trait ReadWrite: Sync {
@@ -207,7 +164,7 @@ impl fmt::Display for Report {
 }
 
 /// How long threads may take to finish after the end before they count as stuck.
-const GRACE: Duration = Duration::from_secs(2);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `policy` under `work`; see the module documentation.
 pub fn run(policy_name: &str, policy: Arc<dyn ReadWrite + Send>, work: Workload) -> Report {
@@ -332,172 +289,10 @@ fn per_thread(title: &str, y_desc: &str, reports: &[Report], value: impl Fn(&Thr
     chart::bars(title, y_desc, &groups)
 }
 
-/// Exercise "fair_rwlock": judges a learner's readers-writers lock: no
-/// writer ever overlaps anyone, and under the chapter's workload neither
-/// readers nor writers starve.
-pub fn judge_fair_rwlock<T: ReadWrite + Send + 'static>(make: fn() -> T) -> Verdict {
-    judge_fair_rwlock_dyn(Box::new(move || Arc::new(make()) as Arc<dyn ReadWrite + Send>))
-}
-
-/// At least this many operations per thread in the judged run, and no wait longer than the limit.
-const FAIR_MIN_OPS: usize = 3;
-const FAIR_MAX_WAIT: f64 = 0.25;
-
-fn judge_fair_rwlock_dyn(make: Box<dyn Fn() -> Arc<dyn ReadWrite + Send> + Send>) -> Verdict {
-    exercise::run(Duration::from_secs(30), move || {
-        let lock = exercise::call(&*make).map_err(|m| format!("creating your lock panicked: {m}"))?;
-        // One thread first: does it run the closures at all?
-        let mut ran = 0;
-        exercise::call(|| {
-            lock.read(&mut || ran += 1);
-            lock.write(&mut || ran += 10);
-            lock.read(&mut || ran += 100);
-        })
-        .map_err(|m| format!("on one thread, read/write panicked: {m}"))?;
-        if ran != 111 {
-            return Err(format!("on one thread, read, write, read should each run their closure once (got a total of {ran}, expected 111)"));
-        }
-        let mut shapes = Vec::new();
-        for (label, work) in [
-            ("readers whose reads overlap, writers who come back quickly", Workload::book(Duration::from_millis(600))),
-            (
-                "many short writes",
-                Workload { write_for: Duration::from_millis(3), writer_pause: Duration::ZERO, ..Workload::book(Duration::from_millis(400)) },
-            ),
-        ] {
-            let report = run("your lock", make(), work);
-            if report.violations > 0 {
-                return Err(format!("{label}: a writer was not alone {} time(s): writers must exclude readers and other writers.\n{report}", report.violations));
-            }
-            if !report.stuck.is_empty() {
-                return Err(format!(
-                    "{label}: {} still blocked {} s after the end, when nobody else wanted the lock: a deadlock, or a wake-up that never comes (notify_all?).\n{report}",
-                    report.stuck.join(", "),
-                    GRACE.as_secs()
-                ));
-            }
-            if let Some(t) = report.threads.iter().find(|t| t.ops < FAIR_MIN_OPS || t.longest_wait > FAIR_MAX_WAIT) {
-                return Err(format!(
-                    "{label}: {} {} starved: {} operation(s) in {:.1} s, longest wait {}. Neither side may be able to keep the other out.\n{report}",
-                    if t.writer { "writer" } else { "reader" },
-                    t.name,
-                    t.ops,
-                    work.run_for.as_secs_f64(),
-                    crate::measure::seconds(t.longest_wait)
-                ));
-            }
-            let (r, w) = report.totals();
-            let (lr, lw) = report.longest_waits();
-            shapes.push(format!("{label}: {r} reads, {w} writes, longest wait {} (reader) / {} (writer)", crate::measure::seconds(lr), crate::measure::seconds(lw)));
-        }
-        Ok(format!("writers always alone, and nobody starved. {}", shapes.join("; ")))
-    })
-}
-
-/// A lock that serves threads strictly in the order they asked.
-pub trait TicketLock: Sync {
-    /// Takes a ticket, waits until it is served, and returns the ticket number.
-    fn lock(&self) -> u64;
-    /// Lets the next ticket in.
-    fn unlock(&self);
-}
-
-/// Exercise "ticket_lock": judges a learner's ticket lock: mutual exclusion,
-/// tickets served in exactly the order they were drawn, nobody starved.
-pub fn judge_ticket_lock<T: TicketLock + Send + 'static>(make: fn() -> T) -> Verdict {
-    judge_ticket_lock_dyn(Box::new(move || Arc::new(make()) as Arc<dyn TicketLock + Send>))
-}
-
-fn judge_ticket_lock_dyn(make: Box<dyn Fn() -> Arc<dyn TicketLock + Send> + Send>) -> Verdict {
-    exercise::run(Duration::from_secs(30), move || {
-        let lock = exercise::call(&*make).map_err(|m| format!("creating your lock panicked: {m}"))?;
-        // One thread, three lock/unlock pairs; on a thread of its own, since
-        // a lock that is never handed on would make it wait for ever.
-        let (tx, rx) = mpsc::channel();
-        let alone = lock.clone();
-        std::thread::spawn(move || {
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (0..3)
-                    .map(|_| {
-                        let t = alone.lock();
-                        alone.unlock();
-                        t
-                    })
-                    .collect::<Vec<u64>>()
-            }));
-            let _ = tx.send(out);
-        });
-        let first = match rx.recv_timeout(Duration::from_secs(2)) {
-            Ok(Ok(tickets)) => tickets,
-            Ok(Err(payload)) => return Err(format!("on one thread, lock/unlock panicked: {}", exercise::joined(payload))),
-            Err(_) => {
-                return Err("on one thread, the second lock() after an unlock() never returned: does unlock() let the next ticket in? \
-                    (A thread may still be spinning in the background: restart the kernel if the machine feels slow.)"
-                    .into())
-            }
-        };
-        if first != [0, 1, 2] {
-            return Err(format!("on one thread, three lock/unlock pairs returned tickets {first:?}; expected [0, 1, 2]"));
-        }
-        for round in 1..=5u64 {
-            let lock = make();
-            let inside = Arc::new(AtomicUsize::new(0));
-            let order = Arc::new(Mutex::new(Vec::new()));
-            let overlaps = Arc::new(AtomicUsize::new(0));
-            let (tx, rx) = mpsc::channel();
-            let threads = 4;
-            let each = 150;
-            for t in 0..threads {
-                let (lock, inside, order, overlaps, tx) = (lock.clone(), inside.clone(), order.clone(), overlaps.clone(), tx.clone());
-                let mut rng = crate::workload::Rng::new(round * 10 + t);
-                std::thread::spawn(move || {
-                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        for _ in 0..each {
-                            let ticket = lock.lock();
-                            if inside.fetch_add(1, Ordering::SeqCst) != 0 {
-                                overlaps.fetch_add(1, Ordering::SeqCst);
-                            }
-                            order.lock().unwrap_or_else(|e| e.into_inner()).push((ticket, t));
-                            crate::workload::jitter(&mut rng);
-                            inside.fetch_sub(1, Ordering::SeqCst);
-                            lock.unlock();
-                            crate::workload::jitter(&mut rng);
-                        }
-                    }));
-                    let _ = tx.send(out.map_err(|p| exercise::panic_message(p.as_ref())));
-                });
-            }
-            drop(tx);
-            for _ in 0..threads {
-                match rx.recv_timeout(Duration::from_secs(5)) {
-                    Ok(Ok(())) => {}
-                    Ok(Err(m)) => return Err(format!("round {round}: a thread panicked: {m}")),
-                    Err(_) => {
-                        return Err(format!(
-                            "round {round}: {threads} threads doing {each} lock/unlock pairs each did not finish within 5 s: does unlock() let the next ticket in?"
-                        ))
-                    }
-                }
-            }
-            let n = overlaps.load(Ordering::SeqCst);
-            if n > 0 {
-                return Err(format!("round {round}: two threads were inside the lock at once ({n} time(s))"));
-            }
-            let order = order.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if let Some(k) = (1..order.len()).find(|&k| order[k].0 != order[k - 1].0 + 1) {
-                return Err(format!(
-                    "round {round}: ticket {} (thread {}) got in right after ticket {} (thread {}): tickets must be served one by one, in the order they were drawn",
-                    order[k].0, order[k].1, order[k - 1].0, order[k - 1].1
-                ));
-            }
-        }
-        Ok("mutual exclusion, and in 5 rounds of 4 threads × 150 lock/unlock pairs every ticket was served in the order it was drawn".into())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exercise::Verdict;
     use std::sync::atomic::AtomicU64;
 
     /// Readers first: the first reader in locks the resource, the last out frees it.
