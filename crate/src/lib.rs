@@ -21,6 +21,7 @@
 //! | [`race`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed | 14 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, `quietly` | 04 |
+//! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops | 06, 07, 08, 15 |
 //! | [`solutions`] | reference solutions of the exercises (the tests use them) | all |
 //!
 //! In a notebook: `use concurrency_lab::prelude::*;`.
@@ -41,6 +42,7 @@ pub mod guards;
 pub mod machine;
 pub mod measure;
 pub mod primes;
+pub mod process;
 pub mod progress;
 pub mod race;
 pub mod sequential;
