@@ -102,11 +102,18 @@ if ! "$venv/bin/repo2docker" --no-build --debug --user-id 1000 --user-name jovya
     cat "$dockerfile" >&2
     die "repo2docker --no-build failed"
 fi
+# The last two: Binder starts Jupyter (and so every kernel) through the
+# entrypoint, under python3-login, a login shell in which activate-conda.sh
+# activates the environment; binder/postBuild verifies from such a shell.
 # shellcheck disable=SC2016  # literal text of the Dockerfile, not expanded here
-for expected in 'env update -p ${NB_PYTHON_PREFIX} --file "binder/environment.yml"' 'RUN ./binder/postBuild' 'COPY --chown=1000:1000 src/'; do
+for expected in 'env update -p ${NB_PYTHON_PREFIX} --file "binder/environment.yml"' 'RUN ./binder/postBuild' 'COPY --chown=1000:1000 src/' \
+        ' /etc/profile.d/activate-conda.sh' 'ENTRYPOINT ["/usr/local/bin/repo2docker-entrypoint"]'; do
     grep -qF "$expected" "$dockerfile" || { cat "$dockerfile" >&2; die "the rendered Dockerfile lacks: $expected"; }
 done
-say "ok: repo2docker $("$venv/bin/repo2docker" --version) renders the image (conda environment, postBuild as uid 1000)"
+login="$("$venv/bin/python" -c 'import os, repo2docker.buildpacks as b; print(os.path.join(os.path.dirname(b.__file__), "python3-login"))')"
+[ "$(head -n1 "$login")" = "#!/bin/bash -l" ] \
+    || die "repo2docker's $login no longer starts a login shell: binder/postBuild's verify (bash -l) no longer starts kernels as Binder does"
+say "ok: repo2docker $("$venv/bin/repo2docker" --version) renders the image (conda environment, postBuild as uid 1000, Jupyter from a login shell)"
 
 # --- 3. shellcheck ---------------------------------------------------------------
 mapfile -t scripts < <(cd "$root" && git ls-files -co --exclude-standard -- '*.sh' binder/postBuild .ci/run | sort -u)

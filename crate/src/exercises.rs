@@ -25,6 +25,8 @@ pub struct Exercise {
     pub notebook: &'static str,
     /// What the learner writes and passes to the check (`JobQueue::new`).
     pub item: &'static str,
+    /// The crate module whose judge checks it (`workqueue`).
+    pub module: &'static str,
 }
 
 /// The exercise called `name`, if there is one.
@@ -33,15 +35,15 @@ pub fn find(name: &str) -> Option<&'static Exercise> {
 }
 
 macro_rules! exercises {
-    ($($name:ident in $notebook:literal: $($judge:ident)::+ ($item:expr);)*) => {
+    ($($name:ident in $notebook:literal: $module:ident::$judge:ident($item:expr);)*) => {
         /// Every exercise of the course, in the order of the chapters.
         pub const TABLE: &[Exercise] = &[
-            $(Exercise { name: stringify!($name), notebook: $notebook, item: stringify!($item) },)*
+            $(Exercise { name: stringify!($name), notebook: $notebook, item: stringify!($item), module: stringify!($module) },)*
         ];
 
         /// Each exercise's judge under the exercise's name: what `check!` calls.
         pub mod judges {
-            $(pub use crate::$($judge)::+ as $name;)*
+            $(pub use crate::$module::$judge as $name;)*
         }
 
         /// The reference solutions, each checked by its exercise's judge.

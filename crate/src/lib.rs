@@ -7,22 +7,30 @@
 //! | module | what it holds | chapters |
 //! | --- | --- | --- |
 //! | [`machine`] | cores, build profile, compiler | all |
-//! | [`measure`] | warm-up, samples, median and spread, progress, saving results | all |
+//! | [`measure`] | warm-up, samples, median and spread, progress lines, saving results | all |
 //! | [`chart`] | every chart, one look, shown inline (also in untrusted notebooks) | all |
-//! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 12, 13 |
-//! | [`exercise`] | running a learner's code safely and printing a verdict | all |
+//! | [`exercise`] | the one runner of learner code: time limits, silent panics, `todo!()`, verdicts; async and server checks | all |
+//! | [`exercises`] | the one table of exercises: `check!`, the judges by exercise name, the reference solutions | all |
+//! | [`progress`] | which exercises you have passed, per chapter (`progress()`) | all |
+//! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
+//! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 14 |
 //! | [`basics`] | splitting work, results from threads | 00 |
-//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02 |
+//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
-//! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 02 |
+//! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 00, 02 |
 //! | [`workqueue`] | work queues and priority queues shared by a pool of threads | 03 |
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
-//! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
-//! | [`race`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed | 14 |
-//! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
-//! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, `quietly` | 04 |
+//! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool | 04 |
 //! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops | 06, 07, 08, 15 |
-//! | [`solutions`] | reference solutions of the exercises (the tests use them) | all |
+//! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
+//! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
+//! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
+//! | [`race`] | race conditions in explored models: a counter that loses updates, a bank whose transfers race | 14 |
+//!
+//! Topics with heavy dependencies are cargo features, so a chapter loads only
+//! what it uses: `async` (tokio), `web` (an HTTP server and clients), `image`,
+//! `server` (mio), `rcu` (arc-swap), `testing` (a scheduler, tracing,
+//! shuttle). See the README, "Dependencies".
 //!
 //! In a notebook: `use concurrency_lab::prelude::*;`.
 
