@@ -11,7 +11,9 @@
 //! - [`run_async`] (feature `async`) gives a check a runtime of its own, on
 //!   its own thread, so it also works after a cell used `.await`;
 //! - [`serve`] hands a learner's server a listener on `127.0.0.1:0` and lets
-//!   the judge talk to it, every read and write bounded.
+//!   the judge talk to it, every read and write bounded;
+//! - [`with_workers`] gives a check real worker processes
+//!   ([`crate::process::Worker`]) and kills them if the check runs out of time.
 //!
 //! Each exercise is declared once, in [`crate::exercises`]; its judge returns
 //! a [`Verdict`] and the notebook's `check!` prints it with [`report`].
@@ -251,6 +253,49 @@ where
     })
 }
 
+/// A check that drives worker processes (chapters 6, 7, 8 and 15): starts
+/// `n` workers and hands them to `test`, which runs under [`run`]'s time
+/// limit. Every call to a worker has its own bound too
+/// ([`Worker::call`](crate::process::Worker::call)). If the limit passes, the
+/// workers still alive are killed, so learner code blocked on a worker is
+/// freed and no process outlives the check; otherwise they die when `test`
+/// drops them.
+pub fn with_workers<F>(limit: Duration, n: usize, test: F) -> Verdict
+where
+    F: FnOnce(Vec<crate::process::Worker>) -> Result<String, String> + Send + 'static,
+{
+    let mut workers = Vec::with_capacity(n);
+    for _ in 0..n {
+        match crate::process::Worker::start() {
+            Ok(w) => workers.push(w),
+            Err(e) => return Verdict::Failed(format!("could not start a worker process for the check: {e}")),
+        }
+    }
+    let pids: Vec<u32> = workers.iter().map(|w| w.pid()).collect();
+    let verdict = run(limit, move || test(workers));
+    if matches!(verdict, Verdict::TimedOut(_)) {
+        for pid in pids {
+            kill_if_our_child(pid);
+        }
+    }
+    verdict
+}
+
+/// Sends SIGKILL to `pid` only if it is still a child of this process: a
+/// worker already dropped was reaped, and its pid may belong to someone
+/// else by now.
+fn kill_if_our_child(pid: u32) {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return };
+    // Fields after the command name (which may hold spaces), from ") ":
+    // state, then the parent's pid.
+    let parent = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)).and_then(|p| p.parse::<u32>().ok());
+    if parent == Some(std::process::id()) {
+        // SAFETY: kill(2) takes two integers and touches no memory of ours;
+        // the pid is our own unreaped child, so it cannot have been reused.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
+}
+
 /// A connection from a judge to a learner's server, every wait bounded.
 pub struct Client {
     reader: BufReader<TcpStream>,
@@ -449,6 +494,37 @@ mod tests {
         // listener, so the conversation fails, and the panic explains why.
         let v = serve(DEFAULT_LIMIT, |_l: TcpListener| todo!(), |addr| Client::connect(addr, Duration::from_secs(10))?.ask("hi"));
         assert_eq!(v, Verdict::NotSolved);
+    }
+
+    #[test]
+    fn worker_checks_are_bounded_and_leave_no_worker() {
+        use serde_json::json;
+        let v = with_workers(DEFAULT_LIMIT, 2, |mut ws| {
+            let a = ws[0].call("is_prime", json!({"n": 101}), Duration::from_secs(20))?;
+            let b = ws[1].call("is_prime", json!({"n": 323}), Duration::from_secs(20))?;
+            Ok(format!("{a} {b}"))
+        });
+        assert_eq!(v, Verdict::Passed("true false".into()));
+        // Learner code that waits on a worker for ever: the check times out
+        // and the worker is killed, which frees the waiting thread.
+        let (tx, rx) = mpsc::channel();
+        let v = with_workers(Duration::from_millis(300), 1, move |mut ws| {
+            let _ = tx.send(ws[0].pid());
+            let _ = ws[0].call("sleep", json!({"ms": 600_000}), Duration::from_secs(3600));
+            Ok("unreachable".into())
+        });
+        assert_eq!(v, Verdict::TimedOut(Duration::from_millis(300)));
+        let pid = rx.recv().unwrap();
+        // The killed worker is reaped by its Worker's drop on the check's
+        // thread; wait for that, boundedly (a hang guard, not a verdict).
+        let gone = (0..600).any(|_| {
+            let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+            if alive {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            !alive
+        });
+        assert!(gone, "worker {pid} outlived its check");
     }
 
     #[cfg(feature = "async")]
