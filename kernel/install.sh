@@ -56,6 +56,12 @@ else
         timeout 300 rustup component add rust-src >/dev/null 2>&1 || say "could not add rust-src; completions will be poorer, nothing else changes"
     fi
 
+    # --- 2b. clippy (the test command lints with it; never fatal here) ----------
+    if ! cargo clippy --version >/dev/null 2>&1 && command -v rustup >/dev/null; then
+        say "adding rustup component clippy (the test command uses it)"
+        timeout 300 rustup component add clippy >/dev/null 2>&1 || say "could not add clippy; ./tests/run.sh will skip the lint step"
+    fi
+
     # --- 3. Python virtual environment with JupyterLab ------------------------------
     if [ ! -x "$venv/bin/python" ]; then
         say "creating the Python environment $venv"

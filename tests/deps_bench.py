@@ -12,7 +12,7 @@ Prints, per step: the set-up cell (the `:dep`), the first `let`, the median
 trivial cell, and the time from kernel start to the chart.
 
 CONFIG is a comma-separated feature list (`web`, `image,rcu`) or `all`;
-default: async web image server rcu testing all.
+default: async web image server rcu testing all; `none` runs core only.
 """
 
 import argparse
@@ -72,7 +72,7 @@ def main():
     pool = args.pool or Path(tempfile.mkdtemp(prefix="lab-deps-bench-"))
     os.environ["CONCURRENCY_LAB_EVCXR_POOL"] = str(pool)
     print(f"build slot pool: {pool}")
-    configs = args.configs or ALL + ["all"]
+    configs = [c for c in (args.configs or ALL + ["all"]) if c != "none"]
     run("core (cold)", [])
     run("core (warm)", [])
     for c in configs:

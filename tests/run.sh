@@ -6,7 +6,14 @@
 set -euo pipefail
 # shellcheck source=kernel/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../kernel/env.sh"
-cargo test --workspace
+# Every topic feature is tested, and clippy denies warnings (including an
+# `unsafe` block without its SAFETY comment).
+if cargo clippy --version >/dev/null 2>&1; then
+    cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+else
+    echo "[tests] clippy is not installed (rustup component add clippy): lint step SKIPPED"
+fi
+cargo test --workspace --all-features
 "$root/.venv/bin/python" "$root/tests/notebooks.py" "$@"
 # The whole suite also checks the Binder set-up and JupyterLab in a real
 # browser; a run on named notebooks stays quick and skips both.

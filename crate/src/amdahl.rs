@@ -200,7 +200,8 @@ pub fn judge_amdahl_speedup(f: fn(f64, f64) -> f64) -> Verdict {
             for n in ns {
                 let got = exercise::call(|| f(b, n)).map_err(|m| format!("amdahl_speedup({b}, {n}) panicked: {m}"))?;
                 let want = speedup(b, n);
-                if !((got - want).abs() <= 1e-9 * want) {
+                let close = (got - want).abs() <= 1e-9 * want; // false for NaN, too
+                if !close {
                     return Err(format!(
                         "amdahl_speedup({b}, {n}) returned {got:.4}, expected {want:.4} (= 1 / ({b} + (1 - {b}) / {n}))"
                     ));

@@ -48,7 +48,7 @@ impl FdLimit {
         let mut now = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // Safety: getrlimit only writes into the struct we pass.
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut now) };
-        now.rlim_cur as u64
+        now.rlim_cur
     }
 }
 
