@@ -380,8 +380,13 @@ mod tests {
                 h
             })
             .collect();
-        for _ in 0..4 {
+        // One permit at a time, each taken (and recorded) before the next is
+        // released: whoever got it was first in line.
+        for k in 0..4 {
             s.release();
+            while order.lock().unwrap().len() < k + 1 {
+                std::thread::yield_now();
+            }
         }
         for h in handles {
             h.join().unwrap();
