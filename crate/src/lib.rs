@@ -14,6 +14,7 @@
 //! | [`progress`] | which exercises you have passed, per chapter (`progress()`) | all |
 //! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
 //! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 14 |
+//! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03 |
 //! | [`basics`] | splitting work, results from threads | 00 |
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
@@ -41,6 +42,7 @@ extern crate self as concurrency_lab;
 pub mod amdahl;
 pub mod basics;
 pub mod chart;
+pub mod compiler;
 pub mod contention;
 pub mod deadlock;
 pub mod exercise;
@@ -96,6 +98,7 @@ pub mod prelude {
     pub use crate::amdahl::{self, SpeedupCurve};
     pub use crate::basics;
     pub use crate::chart::{self, Chart, Series};
+    pub use crate::compiler;
     pub use crate::contention;
     pub use crate::deadlock::{self, Board, Lock, Stuck};
     pub use crate::check;
