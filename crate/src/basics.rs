@@ -80,34 +80,3 @@ pub fn judge_squares_on_threads(f: fn(usize) -> Vec<(usize, ThreadId)>) -> Verdi
         Ok("squares in order, each computed on a thread of its own".into())
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_work_judge_catches_unbalanced_and_short_splits() {
-        // Puts the whole remainder on the last worker.
-        let v = judge_split_work(|len, w| {
-            if w == 0 {
-                return vec![];
-            }
-            let size = len / w;
-            (0..w).map(|i| i * size..if i == w - 1 { len } else { (i + 1) * size }).collect()
-        });
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("differ by 2")), "{v}");
-        // Forgets the case of zero workers (divides by zero).
-        let v = judge_split_work(|len, w| (0..w).map(|i| i * len / w..(i + 1) * len / w).chain(std::iter::once(len / w..len / w)).take(w.max(1)).collect());
-        assert!(matches!(&v, Verdict::Panicked(_) | Verdict::Failed(_)), "{v}");
-    }
-
-    #[test]
-    fn squares_judge_wants_a_thread_each() {
-        let v = judge_squares_on_threads(|n| (0..n).map(|i| (i * i, std::thread::current().id())).collect());
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("calling thread")), "{v}");
-        let v = judge_squares_on_threads(|n| {
-            std::thread::spawn(move || (0..n).map(|i| (i * i, std::thread::current().id())).collect()).join().unwrap()
-        });
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("only 1 thread")), "{v}");
-    }
-}

@@ -153,9 +153,12 @@ pub fn judge_parallel_primes(f: fn(&[u64], usize) -> Vec<u64>) -> Verdict {
         let book = book_inputs(500);
         let book_primes: Vec<u64> = PRIMES_IN_FIRST_500.iter().map(|k| BOOK_START + k).collect();
         let small: Vec<u64> = (0..100).collect();
+        // 103 numbers on 4 workers: 25 each leaves 100, 101 and 102 over (101 is prime).
+        let uneven: Vec<u64> = (0..103).collect();
         let cases: Vec<(String, Vec<u64>, usize, Vec<u64>)> = vec![
             ("0..100 with 3 workers".into(), small.clone(), 3, find_sequential(&small)),
             ("0..100 with 1 worker".into(), small.clone(), 1, find_sequential(&small)),
+            ("0..103 with 4 workers (103 does not divide evenly)".into(), uneven.clone(), 4, find_sequential(&uneven)),
             ("[2, 3, 4] with 8 workers (more workers than numbers)".into(), vec![2, 3, 4], 8, vec![2, 3]),
             ("an empty list with 2 workers".into(), vec![], 2, vec![]),
             ("the book's 500 numbers with 4 workers".into(), book, 4, book_primes),
@@ -199,32 +202,8 @@ mod tests {
     }
 
     #[test]
-    fn judge_is_prime_rejects_wrong_tests_with_the_reason() {
-        // Forgets that 1 is not prime.
-        let v = judge_is_prime(|n| n == 1 || is_prime(n));
-        assert_eq!(v, Verdict::Failed("is_prime(1) returned true, but numbers below 2 are not prime".into()));
-        // Stops before the square root: squares of primes slip through.
-        let v = judge_is_prime(|n: u64| {
-            if n < 2 {
-                return false;
-            }
-            (2..n).take_while(|d| d * d < n).all(|d| n % d != 0)
-        });
-        assert_eq!(v, Verdict::Failed("is_prime(4) returned true, but 4 = 2 × 2".into()));
+    fn a_starter_reads_as_not_solved() {
+        // Wrong answers: crate::wrong_answers.
         assert_eq!(judge_is_prime(|_| todo!()), Verdict::NotSolved);
-    }
-
-    #[test]
-    fn judge_parallel_primes_names_missing_extra_and_order() {
-        let v = judge_parallel_primes(|nums: &[u64], _| nums.iter().copied().filter(|&n| n % 2 == 1 && is_prime(n)).collect());
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("missing 1 of 25 primes: [2]")), "{v}");
-        let v = judge_parallel_primes(|nums: &[u64], _| nums.iter().copied().filter(|&n| n > 2 && n % 2 == 1 && n % 3 != 0).collect());
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("not prime")), "{v}");
-        let v = judge_parallel_primes(|nums: &[u64], _| {
-            let mut p = find_sequential(nums);
-            p.reverse();
-            p
-        });
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("ascending")), "{v}");
     }
 }

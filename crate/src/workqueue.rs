@@ -311,8 +311,6 @@ fn judge_priority_queue_dyn(make: Box<dyn Fn() -> Arc<dyn PriorityQueue> + Send>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
-    use std::sync::{Condvar, Mutex};
 
     #[test]
     fn factors_of_the_books_jobs() {
@@ -322,74 +320,7 @@ mod tests {
         assert_eq!(factors(3), vec![1, 3]);
     }
 
-    /// Wrong: pop gives up as soon as the queue is empty.
-    struct Impatient(Mutex<VecDeque<u64>>);
-    impl WorkQueue for Impatient {
-        fn push(&self, job: u64) {
-            self.0.lock().unwrap().push_back(job);
-        }
-        fn pop(&self) -> Option<u64> {
-            self.0.lock().unwrap().pop_front()
-        }
-        fn close(&self) {}
-    }
-
-    /// Wrong: waits properly, but close() wakes nobody.
-    struct Sleepy(Mutex<(VecDeque<u64>, bool)>, Condvar);
-    impl WorkQueue for Sleepy {
-        fn push(&self, job: u64) {
-            self.0.lock().unwrap().0.push_back(job);
-            self.1.notify_one();
-        }
-        fn pop(&self) -> Option<u64> {
-            let mut s = self.0.lock().unwrap();
-            loop {
-                if let Some(j) = s.0.pop_front() {
-                    return Some(j);
-                }
-                if s.1 {
-                    return None;
-                }
-                s = self.1.wait(s).unwrap();
-            }
-        }
-        fn close(&self) {
-            self.0.lock().unwrap().1 = true; // missing: self.1.notify_all()
-        }
-    }
-
-    /// Wrong: a plain FIFO that ignores priorities.
-    struct Fifo(Sleepy);
-    impl PriorityQueue for Fifo {
-        fn push(&self, _priority: u32, job: u64) {
-            self.0.push(job);
-        }
-        fn pop(&self) -> Option<u64> {
-            self.0.pop()
-        }
-        fn close(&self) {
-            self.0 .0.lock().unwrap().1 = true;
-            self.0 .1.notify_all();
-        }
-    }
-
-    #[test]
-    fn an_impatient_pop_is_caught() {
-        let v = judge_work_queue(|| Impatient(Mutex::new(VecDeque::new())));
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("returned None while the queue was still open")), "{v}");
-    }
-
-    #[test]
-    fn a_close_that_wakes_nobody_is_caught() {
-        let v = judge_work_queue(|| Sleepy(Mutex::new((VecDeque::new(), false)), Condvar::new()));
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("still blocked in pop()")), "{v}");
-    }
-
-    #[test]
-    fn a_fifo_is_not_a_priority_queue() {
-        let v = judge_priority_queue(|| Fifo(Sleepy(Mutex::new((VecDeque::new(), false)), Condvar::new())));
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("less urgent")), "{v}");
-    }
+    // Wrong queues: crate::wrong_answers.
 
     #[test]
     fn starters_read_as_not_solved() {

@@ -32,6 +32,7 @@ fn judge_fair_rwlock_dyn(make: Box<dyn Fn() -> Arc<dyn ReadWrite + Send> + Send>
         if ran != 111 {
             return Err(format!("on one thread, read, write, read should each run their closure once (got a total of {ran}, expected 111)"));
         }
+        readers_share(make())?;
         let mut shapes = Vec::new();
         for (label, work) in [
             ("readers whose reads overlap, writers who come back quickly", Workload::book(Duration::from_millis(600))),
@@ -67,6 +68,78 @@ fn judge_fair_rwlock_dyn(make: Box<dyn Fn() -> Arc<dyn ReadWrite + Send> + Send>
         }
         Ok(format!("writers always alone, and nobody starved. {}", shapes.join("; ")))
     })
+}
+
+/// How many readers [`readers_share`] sends in at once, and how long the
+/// first one inside waits for the others (a bound on a hang, not a timing
+/// test: readers that may share meet at once, whatever the machine's speed).
+const SHARING_READERS: usize = 3;
+const SHARING_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Readers must share: `SHARING_READERS` threads call `read` at once, with
+/// no writer anywhere, and each read waits inside until all of them are
+/// inside together. A lock that lets one reader in at a time (a mutex in
+/// disguise, however fair) never gets them together: after the patience
+/// runs out, the readers give up waiting for each other and the judge says
+/// how many were ever inside at once. Deterministic: the verdict depends on
+/// whether the readers *can* meet, not on how fast they do.
+fn readers_share(lock: Arc<dyn ReadWrite + Send>) -> Result<(), String> {
+    struct Room {
+        inside: usize,
+        most: usize,
+        gave_up: bool,
+    }
+    let room = Arc::new((Mutex::new(Room { inside: 0, most: 0, gave_up: false }), std::sync::Condvar::new()));
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..SHARING_READERS {
+        let (lock, room, tx) = (lock.clone(), room.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                lock.read(&mut || {
+                    let (state, changed) = &*room;
+                    let mut r = state.lock().unwrap_or_else(|e| e.into_inner());
+                    r.inside += 1;
+                    r.most = r.most.max(r.inside);
+                    changed.notify_all();
+                    let deadline = std::time::Instant::now() + SHARING_PATIENCE;
+                    while r.most < SHARING_READERS && !r.gave_up {
+                        let left = deadline.saturating_duration_since(std::time::Instant::now());
+                        if left.is_zero() {
+                            r.gave_up = true;
+                            changed.notify_all();
+                            break;
+                        }
+                        r = changed.wait_timeout(r, left).unwrap_or_else(|e| e.into_inner()).0;
+                    }
+                    r.inside -= 1;
+                })
+            }));
+            let _ = tx.send(out.map_err(|p| exercise::panic_message(p.as_ref())));
+        });
+    }
+    drop(tx);
+    for _ in 0..SHARING_READERS {
+        match rx.recv_timeout(SHARING_PATIENCE + GRACE) {
+            Ok(Ok(())) => {}
+            Ok(Err(m)) => return Err(format!("{SHARING_READERS} readers calling read() at once: one panicked: {m}")),
+            Err(_) => {
+                return Err(format!(
+                    "{SHARING_READERS} readers called read() at once, with no writer anywhere, and not all of them got through within {} s: a deadlock among readers?",
+                    (SHARING_PATIENCE + GRACE).as_secs()
+                ))
+            }
+        }
+    }
+    let most = room.0.lock().unwrap_or_else(|e| e.into_inner()).most;
+    if most < SHARING_READERS {
+        return Err(format!(
+            "{SHARING_READERS} readers called read() at once, with no writer anywhere, and each waited inside until the others were in too; \
+             but at most {most} of them were ever inside at the same time (they waited {} s for each other). Readers must share the resource: \
+             a lock that lets one reader in at a time is a mutex, however fair, not a readers-writers lock.",
+            SHARING_PATIENCE.as_secs()
+        ));
+    }
+    Ok(())
 }
 
 /// A lock that serves threads strictly in the order they asked.
