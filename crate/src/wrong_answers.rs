@@ -88,14 +88,14 @@ wrong_answers! {
         small_divisors_only => |n: u64| n >= 2 && (2..n.min(1_000)).all(|d| n % d != 0), says "returned true, but";
     }
     ch01_parallel_primes {
-        forgets_two => |nums: &[u64], _| nums.iter().copied().filter(|&n| n % 2 == 1 && crate::primes::is_prime(n)).collect(), says "missing 1 of 25 primes: [2]";
-        skips_multiples_of_two_and_three => |nums: &[u64], _| nums.iter().copied().filter(|&n| n > 2 && n % 2 == 1 && n % 3 != 0).collect(), says "not prime";
-        forgets_to_sort => |nums: &[u64], _| {
-            let mut p = crate::primes::find_sequential(nums);
-            p.reverse();
-            p
-        }, says "ascending";
+        forgets_two => forgets_two, says "missing 1 of 25 primes: [2]";
+        skips_multiples_of_two_and_three => skips_multiples_of_two_and_three, says "not prime";
+        forgets_to_sort => forgets_to_sort, says "ascending";
         drops_the_remainder => drops_the_remainder, says "0..103 with 4 workers", says "[101]";
+        runs_sequentially => |nums: &[u64], _, is_prime: &(dyn Fn(u64) -> bool + Sync)| nums.iter().copied().filter(|&n| is_prime(n)).collect(), says "0..100 with 3 workers", says "never checked numbers at the same time";
+        // Schedule-dependent: threads that exist, but one at a time.
+        joins_each_thread_at_once => joins_each_thread_at_once, says "0..100 with 3 workers", says "never checked numbers at the same time";
+        ignores_the_is_prime_given => |nums: &[u64], w, _: &(dyn Fn(u64) -> bool + Sync)| crate::primes::find_parallel(nums, w), says "never called";
     }
     ch02_amdahl_speedup {
         swaps_serial_and_parallel => |b, n| 1.0 / ((1.0 - b) + b / n), says "amdahl_speedup(0, 2)";
@@ -229,18 +229,61 @@ fn stops_before_the_square_root(n: u64) -> bool {
     (2..n).take_while(|d| d * d < n).all(|d| n % d != 0)
 }
 
+type IsPrime<'a> = &'a (dyn Fn(u64) -> bool + Sync);
+
+/// Right, on threads that run at the same time, given what to keep.
+fn on_workers(numbers: &[u64], workers: usize, keep: &(dyn Fn(u64) -> bool + Sync)) -> Vec<u64> {
+    let chunk = numbers.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            numbers.chunks(chunk).map(|part| s.spawn(move || part.iter().copied().filter(|&n| keep(n)).collect::<Vec<u64>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+    v.sort_unstable();
+    v
+}
+
+fn forgets_two(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
+    sorted(on_workers(numbers, workers, &|n| n % 2 == 1 && is_prime(n)))
+}
+
+fn skips_multiples_of_two_and_three(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
+    // Calls is_prime (so the threads meet), then trusts a shortcut instead.
+    sorted(on_workers(numbers, workers, &|n| is_prime(n) || (n > 2 && n % 2 == 1 && n % 3 != 0)))
+}
+
+fn forgets_to_sort(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
+    let mut p = sorted(on_workers(numbers, workers, is_prime));
+    p.reverse(); // as if the last chunk's thread had finished first
+    p
+}
+
 /// Chunks of `len / workers` (rounded down): the last few numbers are never checked.
-fn drops_the_remainder(numbers: &[u64], workers: usize) -> Vec<u64> {
+fn drops_the_remainder(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
     let size = (numbers.len() / workers.max(1)).max(1);
-    let mut primes: Vec<u64> = std::thread::scope(|s| {
+    let primes: Vec<u64> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers.max(1))
             .filter_map(|w| numbers.get(w * size..(w + 1) * size))
-            .map(|part| s.spawn(move || crate::primes::find_sequential(part)))
+            .map(|part| s.spawn(move || part.iter().copied().filter(|&n| is_prime(n)).collect::<Vec<u64>>()))
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
-    primes.sort_unstable();
-    primes
+    sorted(primes)
+}
+
+/// A thread per chunk, but each joined right after it was spawned.
+fn joins_each_thread_at_once(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
+    let chunk = numbers.len().div_ceil(workers.max(1)).max(1);
+    let primes = std::thread::scope(|s| {
+        numbers
+            .chunks(chunk)
+            .flat_map(|part| s.spawn(move || part.iter().copied().filter(|&n| is_prime(n)).collect::<Vec<u64>>()).join().unwrap())
+            .collect()
+    });
+    sorted(primes)
 }
 
 // --- ch03 ----------------------------------------------------------------------
