@@ -77,9 +77,15 @@ wrong_answers! {
         ranges_overlap_by_one => |len, w| split_evenly(len, w).into_iter().map(|r| r.start..(r.end + 1).min(len)).collect(), says "gap or overlap";
     }
     ch00_squares_on_threads {
-        computes_on_the_calling_thread => |n| (0..n).map(|i| (i * i, std::thread::current().id())).collect(), says "calling thread";
-        one_thread_for_all => |n| std::thread::spawn(move || (0..n).map(|i| (i * i, std::thread::current().id())).collect()).join().unwrap(), says "only 1 thread";
-        forgets_the_last_number => |n| squares_on_own_threads(n.saturating_sub(1)), says "squares_on_threads(1)";
+        computes_on_the_calling_thread => |n, square: Square| (0..n).map(|i| (square(i), std::thread::current().id())).collect(), says "calling thread";
+        one_thread_for_all => one_thread_for_all, says "square(0) waited", says "had not even started";
+        forgets_the_last_number => |n, square: Square| squares_on_own_threads(n.saturating_sub(1), square), says "squares_on_threads(1) gave squares []";
+        squares_without_the_square_given => |n, _: Square| squares_on_own_threads(n, &|i| i * i), says "never called square(0)";
+        reports_another_threads_id => reports_another_threads_id, says "names another";
+        // Schedule-dependent: threads that exist, but one at a time.
+        joins_each_thread_at_once => joins_each_thread_at_once_squares, says "squares_on_threads(5): square(0) waited", says "one after another";
+        // Schedule-dependent: right whenever the threads happen to finish in spawn order.
+        collects_in_finish_order => collects_in_finish_order, says "squares_on_threads(5) gave squares", says "not in the order the threads finish";
     }
     ch01_is_prime {
         one_is_prime => |n| n == 1 || crate::primes::is_prime(n), says "is_prime(1) returned true, but numbers below 2 are not prime";
@@ -213,11 +219,41 @@ fn remainder_on_the_last_worker(len: usize, w: usize) -> Vec<Range<usize>> {
     (0..w).map(|i| i * size..if i == w - 1 { len } else { (i + 1) * size }).collect()
 }
 
-fn squares_on_own_threads(n: usize) -> Vec<(usize, ThreadId)> {
+type Square<'a> = &'a (dyn Fn(usize) -> usize + Sync);
+
+/// Right (the building block of some wrong answers).
+fn squares_on_own_threads(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n).map(|i| s.spawn(move || (i * i, std::thread::current().id()))).collect();
+        let handles: Vec<_> = (0..n).map(|i| s.spawn(move || (square(i), std::thread::current().id()))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
+}
+
+fn one_thread_for_all(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    std::thread::scope(|s| s.spawn(move || (0..n).map(|i| (square(i), std::thread::current().id())).collect()).join().unwrap())
+}
+
+/// Squares on the calling thread, and spawns threads only for their ids.
+fn reports_another_threads_id(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    (0..n).map(|i| (square(i), std::thread::spawn(|| std::thread::current().id()).join().unwrap())).collect()
+}
+
+fn joins_each_thread_at_once_squares(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    std::thread::scope(|s| (0..n).map(|i| s.spawn(move || (square(i), std::thread::current().id())).join().unwrap()).collect())
+}
+
+fn collects_in_finish_order(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    let done = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for i in 0..n {
+            let done = &done;
+            s.spawn(move || {
+                let pair = (square(i), std::thread::current().id());
+                done.lock().unwrap().push(pair);
+            });
+        }
+    });
+    done.into_inner().unwrap()
 }
 
 // --- ch01 ----------------------------------------------------------------------
