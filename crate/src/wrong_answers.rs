@@ -140,6 +140,8 @@ wrong_answers! {
         gives_back_twice => twice, says "twice";
         gives_back_at_once => at_once, says "instead of 2";
         gives_back_slot_zero => slot_zero, says "twice";
+        // Schedule-dependent: right unless another thread takes the slot between the look and the take.
+        checks_available_then_takes => checks_available_then_takes, says "two threads asking at once", says "unwrap";
     }
     ch04_defer {
         runs_at_once => runs_at_once, says "before the guard is dropped";
@@ -496,6 +498,23 @@ impl Drop for SlotZero {
 }
 fn slot_zero(pool: &Arc<Pool>) -> Option<SlotZero> {
     pool.take().map(|_| SlotZero(pool.clone()))
+}
+
+/// Looks before it takes, and trusts what it saw.
+fn checks_available_then_takes(pool: &Arc<Pool>) -> Option<Lease> {
+    if pool.available() == 0 {
+        return None;
+    }
+    let slot = pool.take().unwrap(); // "there is one: I just checked"
+    Some(Lease(pool.clone(), slot))
+}
+
+/// A right lease guard, for answers whose mistake lies elsewhere.
+struct Lease(Arc<Pool>, usize);
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.give_back(self.1);
+    }
 }
 
 struct Now;
