@@ -204,6 +204,104 @@ fn stress(make: Make, rounds: u64) -> Result<usize, String> {
     Ok(total)
 }
 
+/// How many consumers [`waiting_consumers`] sends into `pop` on an empty queue.
+const WAITERS: usize = 3;
+/// How long [`waiting_consumers`] looks for its consumers asleep before it
+/// closes the queue anyway (a queue whose `pop` spins never sleeps).
+const FALL_ASLEEP: Duration = Duration::from_secs(5);
+
+/// The scheduling state of thread `tid` of this process (`'S'`: asleep,
+/// `'R'`: running or ready), from `/proc`; `None` where there is no `/proc`.
+fn thread_state(tid: i64) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// This thread's id in the kernel's eyes (for [`thread_state`]).
+fn kernel_tid() -> i64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid(2) takes no arguments, touches no memory and cannot fail.
+        i64::from(unsafe { libc::gettid() })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        -1
+    }
+}
+
+/// The waiting rules, checked without luck: [`WAITERS`] consumers call
+/// `pop` on an empty, open queue, and the judge waits until it sees every
+/// one of them asleep (twice, 10 ms apart: so they are in the condition
+/// variable's wait, not passing through a lock). Only then does it call
+/// `close`, and every one of them must come back with `None`. A `pop` that
+/// returns while the queue is open and empty, or a `close` that wakes one
+/// consumer or none, fails here every time, whatever the machine's speed:
+/// the stress rounds would catch them only when the timing happens to
+/// leave two consumers waiting at once.
+fn waiting_consumers(make: Make) -> Result<(), String> {
+    let schedule = format!("{WAITERS} consumers calling pop() on an empty, open queue, then close() once all of them were seen asleep in pop()");
+    let queue = exercise::call(make).map_err(|m| format!("creating the queue panicked: {m}"))?;
+    let closed = Arc::new(AtomicBool::new(false));
+    let (tids_tx, tids_rx) = mpsc::channel();
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..WAITERS {
+        let (queue, closed, tids_tx, tx) = (queue.clone(), closed.clone(), tids_tx.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let _ = tids_tx.send(kernel_tid());
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| queue.pop()));
+            let _ = tx.send(out.map(|job| (job, closed.load(Ordering::SeqCst))));
+        });
+    }
+    drop(tx);
+    let tids: Vec<i64> = (0..WAITERS).filter_map(|_| tids_rx.recv_timeout(AFTER_CLOSE).ok()).collect();
+    let early = |got: Result<(Option<u64>, bool), Box<dyn std::any::Any + Send>>| -> String {
+        match got {
+            Err(payload) => format!("pop() panicked: {} ({schedule})", exercise::joined(payload)),
+            Ok((None, _)) => format!(
+                "pop() returned None while the queue was still open (empty, but nobody had called close()): pop() must *wait* while the queue is empty and open ({schedule})"
+            ),
+            Ok((Some(job), _)) => format!("pop() returned job {job} from a queue nobody had pushed anything into ({schedule})"),
+        }
+    };
+    let deadline = std::time::Instant::now() + FALL_ASLEEP;
+    let asleep = || tids.len() == WAITERS && tids.iter().all(|&t| thread_state(t) == Some('S'));
+    while std::time::Instant::now() < deadline {
+        if let Ok(got) = rx.try_recv() {
+            return Err(early(got));
+        }
+        if asleep() {
+            std::thread::sleep(Duration::from_millis(10));
+            if asleep() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if let Ok(got) = rx.try_recv() {
+        return Err(early(got));
+    }
+    closed.store(true, Ordering::SeqCst);
+    exercise::call(|| queue.close()).map_err(|m| format!("close() panicked: {m} ({schedule})"))?;
+    let until = std::time::Instant::now() + AFTER_CLOSE;
+    for back in 0..WAITERS {
+        match rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+            Ok(Ok((None, _))) => {}
+            Ok(Ok((Some(job), _))) => return Err(format!("pop() returned job {job} from a queue nobody had pushed anything into ({schedule})")),
+            Ok(Err(payload)) => return Err(format!("pop() panicked: {} ({schedule})", exercise::joined(payload))),
+            Err(_) => {
+                return Err(format!(
+                    "{} of {WAITERS} consumer(s) were still blocked in pop() {} s after close(): close() must wake *every* waiting consumer \
+                     (notify_all: notify_one wakes only one), and pop() must return None once the queue is closed and empty ({schedule})",
+                    WAITERS - back,
+                    AFTER_CLOSE.as_secs()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// How many rounds each judge runs.
 const ROUNDS: u64 = 150;
 
@@ -230,9 +328,10 @@ fn judge_work_queue_dyn(make: Box<dyn Fn() -> Arc<dyn WorkQueue> + Send>) -> Ver
                 "on one thread, push 7, 8, 9, close, then pop four times gave {order:?}; expected [Some(7), Some(8), Some(9), None] (first in, first out, then None)"
             ));
         }
+        waiting_consumers(&*make)?;
         let jobs = stress(&*make, ROUNDS)?;
         Ok(format!(
-            "first in, first out; {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): every job came out exactly once and every consumer stopped after close()"
+            "first in, first out; {WAITERS} consumers waiting on an empty queue all woken by close(); {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): every job came out exactly once and every consumer stopped after close()"
         ))
     })
 }
@@ -301,6 +400,7 @@ fn judge_priority_queue_dyn(make: Box<dyn Fn() -> Arc<dyn PriorityQueue> + Send>
             ));
         }
         let as_work = || Arc::new(AsWorkQueue(make())) as Arc<dyn WorkQueue>;
+        waiting_consumers(&as_work)?;
         let jobs = stress(&as_work, ROUNDS)?;
         Ok(format!(
             "most urgent first; {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): no job lost or doubled, every consumer stopped after close()"

@@ -122,18 +122,19 @@ wrong_answers! {
         forgets_one_worker => |t1, tn, n| if n == 0 || t1 <= 0.0 || tn <= 0.0 { None } else { Some((n as f64 * tn / t1 - 1.0) / (n as f64 - 1.0)) }, says "serial_fraction(8, 4, 1)";
     }
     ch03_work_queue {
-        pop_gives_up_when_empty => Impatient::new, says "returned None while the queue was still open";
-        close_wakes_nobody => Sleepy::new, says "still blocked in pop()";
+        pop_gives_up_when_empty => Impatient::new, says "returned None while the queue was still open", says "empty, open queue";
+        close_wakes_nobody => Sleepy::new, says "3 of 3 consumer(s) were still blocked in pop()", says "seen asleep";
         pops_the_newest_first => Lifo::new, says "first in, first out";
-        // Schedule-dependent: wrong only when two consumers wait at close().
-        close_wakes_only_one => WakesOne::new, says "still blocked in pop()";
+        // Schedule-dependent: wrong only when two consumers wait at close() (the judge makes them).
+        close_wakes_only_one => WakesOne::new, says "2 of 3 consumer(s) were still blocked in pop()", says "seen asleep";
     }
     ch03_priority_queue {
         ignores_priorities => || Fifo(Sleepy::new()), says "less urgent";
         least_urgent_first => LeastUrgentFirst::default, says "less urgent";
-        // Schedule-dependent: wrong only when a consumer finds the queue empty before a push.
-        pop_gives_up_when_empty => Heap::<true, false>::new, says "returned None while the queue was still open";
-        close_wakes_nobody => Heap::<false, false>::new, says "still blocked in pop()";
+        // Schedule-dependent: wrong only when a consumer finds the queue empty before a push
+        // (the judge makes that happen).
+        pop_gives_up_when_empty => Heap::<true, false>::new, says "returned None while the queue was still open", says "empty, open queue";
+        close_wakes_nobody => Heap::<false, false>::new, says "3 of 3 consumer(s) were still blocked in pop()", says "seen asleep";
     }
     ch04_lease {
         never_gives_back => leaky, says "not given back";
