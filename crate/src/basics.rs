@@ -132,10 +132,14 @@ pub fn judge_squares_on_threads(f: SquaresOnThreads) -> Verdict {
             let squares: Vec<usize> = got.iter().map(|p| p.0).collect();
             let want: Vec<usize> = (0..n).map(|i| i * i).collect();
             if squares != want {
-                return Err(format!(
-                    "squares_on_threads({n}) gave squares {squares:?}, expected {want:?} (the check's square(i) makes thread i finish after thread i + 1: \
-                     collect the results by joining the handles in order of i, not in the order the threads finish)"
-                ));
+                let mut sorted = squares.clone();
+                sorted.sort_unstable();
+                let why = if sorted == want {
+                    " (the check's square(i) makes thread i finish after thread i + 1: collect the results by joining the handles in order of i, not in the order the threads finish)"
+                } else {
+                    ""
+                };
+                return Err(format!("squares_on_threads({n}) gave squares {squares:?}, expected {want:?}{why}"));
             }
             if let Some(i) = (0..n).find(|&i| st.callers[i].is_none()) {
                 return Err(format!("squares_on_threads({n}) never called square({i}): compute each square with the `square` you are given"));

@@ -29,6 +29,8 @@ use std::thread::ThreadId;
 /// its message. (The complaint is also printed: while another test runs a
 /// judge, the crate's silenced panic hook swallows panic messages.)
 fn rejected(mistake: &str, verdict: &Verdict, fragments: &[&str]) {
+    // What the learner would read (shown with `-- --nocapture`).
+    eprintln!("{mistake}: {verdict}");
     let message = match verdict {
         Verdict::Failed(m) | Verdict::Panicked(m) => m.clone(),
         Verdict::TimedOut(_) => verdict.to_string(),
@@ -72,7 +74,7 @@ macro_rules! wrong_answers {
 wrong_answers! {
     ch00_split_work {
         remainder_on_the_last_worker => remainder_on_the_last_worker, says "differ by 2";
-        divides_by_zero_workers => |len, w| (0..w).map(|i| i * len / w..(i + 1) * len / w).chain(std::iter::once(len / w..len / w)).take(w.max(1)).collect();
+        divides_by_zero_workers => |len, w| (0..w).map(|i| i * len / w..(i + 1) * len / w).chain(std::iter::once(len / w..len / w)).take(w.max(1)).collect(), says "split_work(0, 0) panicked";
         skips_empty_ranges => |len, w| split_evenly(len, w).into_iter().filter(|r| !r.is_empty()).collect(), says "expected exactly";
         ranges_overlap_by_one => |len, w| split_evenly(len, w).into_iter().map(|r| r.start..(r.end + 1).min(len)).collect(), says "gap or overlap";
     }
@@ -158,14 +160,14 @@ wrong_answers! {
     }
     ch12_find_cycle {
         always_none => |_| None, says "returned None";
-        pairs_only => pairs_only;
+        pairs_only => pairs_only, says "threads [1, 2, 3] wait for each other";
         misses_self_waits => misses_self_waits, says "[Some(0)]";
         returns_the_whole_path => returns_the_whole_path, says "not a cycle";
     }
     ch13_fair_rwlock {
         readers_first => ReadersFirst::new, says "starved";
         no_exclusion => || Free, says "not alone";
-        readers_never_share => || FairMutex(Semaphore::new(1)), says "at most 1 of them";
+        readers_never_share => || FairMutex(Semaphore::new(1)), says "never more than 1 inside at a time";
     }
     ch13_ticket_lock {
         // Schedule-dependent: the order in which threads grab the flag is the scheduler's.

@@ -134,7 +134,7 @@ fn readers_share(lock: Arc<dyn ReadWrite + Send>) -> Result<(), String> {
     if most < SHARING_READERS {
         return Err(format!(
             "{SHARING_READERS} readers called read() at once, with no writer anywhere, and each waited inside until the others were in too; \
-             but at most {most} of them were ever inside at the same time (they waited {} s for each other). Readers must share the resource: \
+             but they were never more than {most} inside at a time (they waited {} s for each other). Readers must share the resource: \
              a lock that lets one reader in at a time is a mutex, however fair, not a readers-writers lock.",
             SHARING_PATIENCE.as_secs()
         ));
