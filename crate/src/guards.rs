@@ -257,7 +257,9 @@ fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
             if all.iter().any(|l| l.is_none()) {
                 return Err("three leases in a row from a pool of 3: one of them was None".into());
             }
-            if lease(&pool).is_some() {
+            let fourth = exercise::call(|| lease(&pool).is_some())
+                .map_err(|m| format!("a fourth lease from a pool of 3 (all slots held) panicked: {m}; return None when pool.take() gives None"))?;
+            if fourth {
                 return Err("a fourth lease from a pool of 3 was Some: return None when pool.take() gives None".into());
             }
         }

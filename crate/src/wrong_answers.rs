@@ -145,6 +145,7 @@ wrong_answers! {
         gives_back_slot_zero => slot_zero, says "twice";
         // Schedule-dependent: right unless another thread takes the slot between the look and the take.
         checks_available_then_takes => checks_available_then_takes, says "two threads asking at once", says "unwrap";
+        unwraps_take => unwraps_take, says "a fourth lease from a pool of 3 (all slots held) panicked";
     }
     ch04_defer {
         runs_at_once => runs_at_once, says "before the guard is dropped";
@@ -165,6 +166,7 @@ wrong_answers! {
         returns_the_whole_path => returns_the_whole_path, says "not a cycle";
     }
     ch13_fair_rwlock {
+        // Schedule-dependent: writers starve only while the readers' reads overlap.
         readers_first => ReadersFirst::new, says "starved";
         no_exclusion => || Free, says "not alone";
         readers_never_share => || FairMutex(Semaphore::new(1)), says "never more than 1 inside at a time";
@@ -174,6 +176,8 @@ wrong_answers! {
         barging => || Barging { next: AtomicU64::new(0), taken: AtomicBool::new(false) }, says "in the order they were drawn";
         unlock_forgets_the_next => || Forgetful { next: AtomicU64::new(0), serving: AtomicU64::new(0) }, says "never returned";
         returns_the_next_ticket => || NextTicket { next: AtomicU64::new(0), serving: AtomicU64::new(0) }, says "expected [0, 1, 2]";
+        // Schedule-dependent: right on one thread, and whenever nobody else is inside.
+        tickets_but_no_waiting => || NoWaiting(AtomicU64::new(0)), says "inside the lock at once";
     }
     ch14_bank_transfer {
         // Schedule-dependent, all of them: right on one thread.
@@ -512,6 +516,11 @@ fn checks_available_then_takes(pool: &Arc<Pool>) -> Option<Lease> {
     Some(Lease(pool.clone(), slot))
 }
 
+/// "The pool always has a slot for me."
+fn unwraps_take(pool: &Arc<Pool>) -> Option<Lease> {
+    Some(Lease(pool.clone(), pool.take().unwrap()))
+}
+
 /// A right lease guard, for answers whose mistake lies elsewhere.
 struct Lease(Arc<Pool>, usize);
 impl Drop for Lease {
@@ -711,6 +720,15 @@ impl TicketLock for Forgetful {
             std::thread::yield_now();
         }
         t
+    }
+    fn unlock(&self) {}
+}
+
+/// Hands out tickets, and that is all: nobody ever waits.
+struct NoWaiting(AtomicU64);
+impl TicketLock for NoWaiting {
+    fn lock(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst)
     }
     fn unlock(&self) {}
 }
