@@ -13,17 +13,9 @@
 //! Answers marked "schedule-dependent" are right on one thread, or right
 //! under most interleavings, and wrong under some; their judges make the
 //! losing interleaving happen (threads that must meet inside something the
-//! judge hands out, consumers seen asleep before `close`, explored
-//! schedules) instead of waiting for luck.
-//!
-//! Known gap: a work queue whose `close` sets a closed flag kept outside
-//! the mutex and notifies without taking the mutex loses a wake-up only if
-//! `close` runs between a consumer's look at the flag and its `wait`, a
-//! window of a few instructions (std's futex condition variable reads its
-//! counter at the start of `wait`, so only that stretch is unprotected).
-//! The mutex, the flag and the condition variable are the learner's own,
-//! so no judge can stop a thread inside that window; catching it would
-//! take an exercise that hands out an instrumented condition variable.
+//! judge hands out, consumers seen asleep before `close`, a consumer
+//! stopped just before its `wait` while `close` runs, explored schedules)
+//! instead of waiting for luck.
 
 use crate::deadlock::Table;
 use crate::exercise::Verdict;
@@ -141,6 +133,9 @@ wrong_answers! {
         pops_the_newest_first => Lifo::new, says "first in, first out";
         // Schedule-dependent: wrong only when two consumers wait at close() (the judge makes them).
         close_wakes_only_one => WakesOne::new, says "2 of 3 consumer(s) were still blocked in pop()", says "seen asleep";
+        // Schedule-dependent: wrong only when close() lands between pop()'s look at the flag
+        // and its wait (the judge stops a consumer there).
+        closed_flag_outside_the_mutex => FlagOutside::new, says "about to wait", says "lost wake-up";
     }
     ch03_priority_queue {
         ignores_priorities => || Fifo(Sleepy::new()), says "less urgent";
@@ -403,6 +398,41 @@ impl<const W: u8, const N: bool> WorkQueue for Waiting<W, N> {
             1 => self.1.notify_one(),
             _ => self.1.notify_all(),
         }
+    }
+}
+
+/// Wrong: the closed flag is an atomic beside the mutex, and close() sets
+/// it and notifies without taking the lock ("an atomic needs no lock").
+struct FlagOutside {
+    jobs: Mutex<VecDeque<u64>>,
+    closed: AtomicBool,
+    changed: crate::workqueue::Condvar,
+}
+impl FlagOutside {
+    fn new() -> FlagOutside {
+        FlagOutside { jobs: Mutex::new(VecDeque::new()), closed: AtomicBool::new(false), changed: crate::workqueue::Condvar::new() }
+    }
+}
+impl WorkQueue for FlagOutside {
+    fn push(&self, job: u64) {
+        self.jobs.lock().unwrap().push_back(job);
+        self.changed.notify_one();
+    }
+    fn pop(&self) -> Option<u64> {
+        let mut jobs = self.jobs.lock().unwrap();
+        loop {
+            if let Some(j) = jobs.pop_front() {
+                return Some(j);
+            }
+            if self.closed.load(Ordering::SeqCst) {
+                return None;
+            }
+            jobs = self.changed.wait(jobs).unwrap();
+        }
+    }
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.changed.notify_all();
     }
 }
 
