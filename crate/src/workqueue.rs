@@ -318,13 +318,13 @@ const FALL_ASLEEP: Duration = Duration::from_secs(5);
 
 /// The scheduling state of thread `tid` of this process (`'S'`: asleep,
 /// `'R'`: running or ready), from `/proc`; `None` where there is no `/proc`.
-fn thread_state(tid: i64) -> Option<char> {
+pub(crate) fn thread_state(tid: i64) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
     stat.rsplit_once(") ")?.1.chars().next()
 }
 
 /// This thread's id in the kernel's eyes (for [`thread_state`]).
-fn kernel_tid() -> i64 {
+pub(crate) fn kernel_tid() -> i64 {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: gettid(2) takes no arguments, touches no memory and cannot fail.

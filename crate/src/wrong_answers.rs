@@ -173,9 +173,10 @@ wrong_answers! {
         returns_the_whole_path => returns_the_whole_path, says "not a cycle";
     }
     ch13_fair_rwlock {
-        // Schedule-dependent: writers starve only while the readers' reads overlap.
-        readers_first => ReadersFirst::new, says "starved";
-        no_exclusion => || Free, says "not alone";
+        // Schedule-dependent: writers starve only while the readers' reads overlap
+        // (the judge makes a reader arrive while a writer waits).
+        readers_first => ReadersFirst::new, says "R2 got in at once", says "seen asleep";
+        no_exclusion => || Free, says "reader R1 held inside read(), then writer W asking", says "writers must be alone";
         readers_never_share => || FairMutex(Semaphore::new(1)), says "never more than 1 inside at a time";
         // Schedule-dependent: readers starve only while a writer is always waiting.
         writers_first => WritersFirst::default, says "reader", says "starved";
