@@ -279,13 +279,8 @@ mod tests {
     }
 
     #[test]
-    fn judges_reject_wrong_formulas() {
+    fn the_law_passes_its_own_judge() {
+        // Wrong formulas: crate::wrong_answers.
         assert!(judge_amdahl_speedup(speedup).passed());
-        let v = judge_amdahl_speedup(|b, n| 1.0 / ((1.0 - b) + b / n));
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("amdahl_speedup(0, 2)")), "{v}");
-        let v = judge_serial_fraction(|t1, tn, n| Some((n as f64 * tn / t1 - 1.0) / (n as f64 - 1.0)));
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("expected None")), "{v}");
-        let v = judge_serial_fraction(|t1, tn, _| if t1 > 0.0 && tn > 0.0 { Some(tn / t1) } else { None });
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("rearrange")), "{v}");
     }
 }

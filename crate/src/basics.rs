@@ -3,7 +3,9 @@
 
 use crate::exercise::{self, Verdict};
 use std::ops::Range;
+use std::sync::{Condvar, Mutex};
 use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 /// Exercise "split_work": judges a function that splits `0..len` into exactly
 /// `workers` contiguous ranges, in order, whose sizes differ by at most one
@@ -49,22 +51,107 @@ pub fn judge_split_work(f: fn(usize, usize) -> Vec<Range<usize>>) -> Verdict {
     })
 }
 
-/// Exercise "squares_on_threads": judges a function that computes `i * i`
-/// for `i` in `0..n`, each on its own new thread, and returns each square
-/// with the id of the thread that computed it, in order of `i`.
-pub fn judge_squares_on_threads(f: fn(usize) -> Vec<(usize, ThreadId)>) -> Verdict {
+/// What the squares exercise asks for: `(n, square) -> [(square(i), thread id)]`.
+pub type SquaresOnThreads = fn(usize, &(dyn Fn(usize) -> usize + Sync)) -> Vec<(usize, ThreadId)>;
+
+/// How long `square(i)` waits for `square(i + 1)`: a bound on a hang, not a
+/// timing test.
+const SQUARE_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The `square` that [`judge_squares_on_threads`] hands to the learner's
+/// code: it returns `i * i`, notes which thread asked, and returns only
+/// after `square(i + 1)` has returned (waiting at most [`SQUARE_PATIENCE`]).
+/// Threads that all run at the same time finish, last number first, on any
+/// machine; threads that run one after another (each joined right after it
+/// was spawned) cannot, and the waiting stops with a note of who waited for
+/// whom. The reverse finishing order also catches results collected in the
+/// order the threads finish.
+struct Squarer {
+    n: usize,
+    state: Mutex<Squares>,
+    changed: Condvar,
+}
+
+struct Squares {
+    callers: Vec<Option<ThreadId>>,
+    done: Vec<bool>,
+    stalled: Option<String>,
+}
+
+impl Squarer {
+    fn new(n: usize) -> Squarer {
+        Squarer { n, state: Mutex::new(Squares { callers: vec![None; n], done: vec![false; n], stalled: None }), changed: Condvar::new() }
+    }
+
+    fn square(&self, i: usize) -> usize {
+        if i >= self.n {
+            return i * i; // the check of the squares reports it
+        }
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.callers[i].get_or_insert(std::thread::current().id());
+        let deadline = Instant::now() + SQUARE_PATIENCE;
+        while i + 1 < self.n && !st.done[i + 1] && st.stalled.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let next = if st.callers[i + 1].is_none() { "had not even started" } else { "had started but not finished" };
+                st.stalled = Some(format!(
+                    "square({i}) waited {} s for square({}) to finish, and square({}) {next}",
+                    SQUARE_PATIENCE.as_secs(),
+                    i + 1,
+                    i + 1
+                ));
+                self.changed.notify_all();
+                break;
+            }
+            st = self.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        st.done[i] = true;
+        self.changed.notify_all();
+        i * i
+    }
+}
+
+/// Exercise "squares_on_threads": judges a function that computes
+/// `square(i)` for `i` in `0..n`, each on its own new thread, all running
+/// at the same time, and returns each square with the id of the thread that
+/// computed it, in order of `i`. The `square` it is given is a [`Squarer`].
+pub fn judge_squares_on_threads(f: SquaresOnThreads) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         let me = std::thread::current().id();
         for n in [0usize, 1, 5, 12] {
-            let got = exercise::call(|| f(n)).map_err(|m| format!("squares_on_threads({n}) panicked: {m}"))?;
+            let squarer = Squarer::new(n);
+            let square = |i: usize| squarer.square(i);
+            let got = exercise::call(|| f(n, &square)).map_err(|m| format!("squares_on_threads({n}) panicked: {m}"))?;
+            let st = squarer.state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(stall) = &st.stalled {
+                return Err(format!(
+                    "squares_on_threads({n}): {stall}: the threads ran one after another, not at the same time. \
+                     Spawn all of them first and keep their handles, then join them; joining each thread right after spawning it waits for it before the next one starts."
+                ));
+            }
             let squares: Vec<usize> = got.iter().map(|p| p.0).collect();
             let want: Vec<usize> = (0..n).map(|i| i * i).collect();
             if squares != want {
-                return Err(format!("squares_on_threads({n}) gave squares {squares:?}, expected {want:?}"));
+                let mut sorted = squares.clone();
+                sorted.sort_unstable();
+                let why = if sorted == want {
+                    " (the check's square(i) makes thread i finish after thread i + 1: collect the results by joining the handles in order of i, not in the order the threads finish)"
+                } else {
+                    ""
+                };
+                return Err(format!("squares_on_threads({n}) gave squares {squares:?}, expected {want:?}{why}"));
+            }
+            if let Some(i) = (0..n).find(|&i| st.callers[i].is_none()) {
+                return Err(format!("squares_on_threads({n}) never called square({i}): compute each square with the `square` you are given"));
             }
             if got.iter().any(|p| p.1 == me) {
                 return Err(format!(
                     "squares_on_threads({n}): some squares were computed on the calling thread; spawn a new thread for each"
+                ));
+            }
+            if let Some(i) = (0..n).find(|&i| st.callers[i] != Some(got[i].1)) {
+                return Err(format!(
+                    "squares_on_threads({n}): square({i}) was computed on one thread, but the pair for {i} names another; return the id of the thread that called square({i})"
                 ));
             }
             let mut ids: Vec<String> = got.iter().map(|p| format!("{:?}", p.1)).collect();
@@ -77,37 +164,6 @@ pub fn judge_squares_on_threads(f: fn(usize) -> Vec<(usize, ThreadId)>) -> Verdi
                 ));
             }
         }
-        Ok("squares in order, each computed on a thread of its own".into())
+        Ok("squares in order, each computed on a thread of its own, all the threads running at the same time".into())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_work_judge_catches_unbalanced_and_short_splits() {
-        // Puts the whole remainder on the last worker.
-        let v = judge_split_work(|len, w| {
-            if w == 0 {
-                return vec![];
-            }
-            let size = len / w;
-            (0..w).map(|i| i * size..if i == w - 1 { len } else { (i + 1) * size }).collect()
-        });
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("differ by 2")), "{v}");
-        // Forgets the case of zero workers (divides by zero).
-        let v = judge_split_work(|len, w| (0..w).map(|i| i * len / w..(i + 1) * len / w).chain(std::iter::once(len / w..len / w)).take(w.max(1)).collect());
-        assert!(matches!(&v, Verdict::Panicked(_) | Verdict::Failed(_)), "{v}");
-    }
-
-    #[test]
-    fn squares_judge_wants_a_thread_each() {
-        let v = judge_squares_on_threads(|n| (0..n).map(|i| (i * i, std::thread::current().id())).collect());
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("calling thread")), "{v}");
-        let v = judge_squares_on_threads(|n| {
-            std::thread::spawn(move || (0..n).map(|i| (i * i, std::thread::current().id())).collect()).join().unwrap()
-        });
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("only 1 thread")), "{v}");
-    }
 }

@@ -516,14 +516,6 @@ mod tests {
         assert!(board.deadlock().is_none());
     }
 
-    fn left_then_right(me: usize, table: &Table, meals: usize) {
-        for _ in 0..meals {
-            let _l = table.take(me, me);
-            let _r = table.take(me, (me + 1) % table.seats());
-            table.eat(me);
-        }
-    }
-
     fn ranked(me: usize, table: &Table, meals: usize) {
         let (l, r) = (me, (me + 1) % table.seats());
         for _ in 0..meals {
@@ -533,34 +525,16 @@ mod tests {
         }
     }
 
-    fn one_fork(me: usize, table: &Table, meals: usize) {
-        for _ in 0..meals {
-            let _l = table.take(me, me);
-            table.eat(me);
-        }
-    }
-
     #[test]
     fn philosophers_judge() {
-        let v = judge_philosophers(left_then_right);
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("deadlock: ") && m.contains("seed")), "{v}");
-        let v = judge_philosophers(one_fork);
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("without holding fork")), "{v}");
+        // Wrong philosophers: crate::wrong_answers.
         assert!(judge_philosophers(ranked).passed());
         assert_eq!(judge_philosophers(|_, _, _| todo!()), Verdict::NotSolved);
     }
 
     #[test]
     fn find_cycle_judge() {
-        assert!(matches!(judge_find_cycle(|_| None), Verdict::Failed(m) if m.contains("returned None")));
-        // Only looks for pairs waiting for each other.
-        let pairs_only = |w: &[Option<usize>]| -> Option<Vec<usize>> {
-            (0..w.len()).find_map(|i| match w[i] {
-                Some(j) if w.get(j) == Some(&Some(i)) => Some(if i == j { vec![i] } else { vec![i, j] }),
-                _ => None,
-            })
-        };
-        assert!(matches!(judge_find_cycle(pairs_only), Verdict::Failed(_)));
+        // Wrong searches: crate::wrong_answers.
         assert!(judge_find_cycle(|w| all_cycles(w).into_iter().next()).passed());
     }
 }

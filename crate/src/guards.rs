@@ -125,12 +125,35 @@ pub struct Pool {
     size: usize,
     mistakes: Mutex<Vec<String>>,
     taken_total: AtomicUsize,
+    /// Set by the lease judge for one phase: callers of `available` meet
+    /// there (see [`Pool::meet_in_available`]).
+    meeting: Mutex<Meeting>,
+    met: Condvar,
 }
+
+/// Callers of [`Pool::available`] waiting for each other.
+#[derive(Default)]
+struct Meeting {
+    want: usize,
+    inside: usize,
+    gave_up: bool,
+}
+
+/// How long a caller of `available` waits for the others in a meeting: a
+/// bound on a hang, not a timing test.
+const MEETING_PATIENCE: Duration = Duration::from_secs(10);
 
 impl Pool {
     /// A pool of `size` free slots, numbered 0 to size - 1.
     pub fn new(size: usize) -> Arc<Pool> {
-        Arc::new(Pool { free: Mutex::new((0..size).rev().collect()), size, mistakes: Mutex::new(Vec::new()), taken_total: AtomicUsize::new(0) })
+        Arc::new(Pool {
+            free: Mutex::new((0..size).rev().collect()),
+            size,
+            mistakes: Mutex::new(Vec::new()),
+            taken_total: AtomicUsize::new(0),
+            meeting: Mutex::new(Meeting::default()),
+            met: Condvar::new(),
+        })
     }
 
     /// Checks a slot out, or `None` if all are in use.
@@ -154,9 +177,35 @@ impl Pool {
         }
     }
 
-    /// Slots free now.
+    /// Slots free now. (By the time you act on the answer, another thread
+    /// may have changed it.)
     pub fn available(&self) -> usize {
-        self.free.lock().unwrap_or_else(|e| e.into_inner()).len()
+        let free = self.free.lock().unwrap_or_else(|e| e.into_inner()).len();
+        // In the judge's meeting, the answer is held back until `want`
+        // callers have all read it: what "at the same moment" means.
+        let mut m = self.meeting.lock().unwrap_or_else(|e| e.into_inner());
+        if m.want > 0 {
+            m.inside += 1;
+            self.met.notify_all();
+            let deadline = Instant::now() + MEETING_PATIENCE;
+            while m.inside < m.want && !m.gave_up {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    m.gave_up = true;
+                    self.met.notify_all();
+                    break;
+                }
+                m = self.met.wait_timeout(m, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+        }
+        free
+    }
+
+    /// From now on, `available` answers only when `want` threads have
+    /// called it (or after a bound): a check-then-act on `available` and
+    /// `take` then loses its race every time, not once in a million.
+    fn meet_in_available(&self, want: usize) {
+        *self.meeting.lock().unwrap_or_else(|e| e.into_inner()) = Meeting { want, ..Meeting::default() };
     }
 
     /// Slots in the pool.
@@ -208,7 +257,9 @@ fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
             if all.iter().any(|l| l.is_none()) {
                 return Err("three leases in a row from a pool of 3: one of them was None".into());
             }
-            if lease(&pool).is_some() {
+            let fourth = exercise::call(|| lease(&pool).is_some())
+                .map_err(|m| format!("a fourth lease from a pool of 3 (all slots held) panicked: {m}; return None when pool.take() gives None"))?;
+            if fourth {
                 return Err("a fourth lease from a pool of 3 was Some: return None when pool.take() gives None".into());
             }
         }
@@ -229,7 +280,40 @@ fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
             panic!("the connection broke");
         }));
         settle("a panic while holding a lease")?;
-        // 5. Leases moved to other threads and dropped there.
+        // 5. Two threads ask at once for the last free slot. A lease that
+        // looks at pool.available() before it takes must cope with the
+        // slot going to the other thread in between: here it always does.
+        let last = Pool::new(1);
+        last.meet_in_available(2);
+        // Each holds what it got until both have their answer.
+        let both_answered = std::sync::Barrier::new(2);
+        let both: Vec<Result<bool, String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    let (lease, last, both_answered) = (lease.clone(), last.clone(), &both_answered);
+                    s.spawn(move || {
+                        // (Caught here and explained after the barrier, so a
+                        // panic cannot leave the other thread waiting there.)
+                        let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (*lease)(&last)));
+                        both_answered.wait();
+                        held.map(|l| l.is_some()).map_err(exercise::joined)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| Err(exercise::joined(p)))).collect()
+        });
+        let what = "two threads asking at once for the one free slot of a pool of 1 (both saw pool.available() == 1 before either took it)";
+        let got: Vec<bool> = both.into_iter().collect::<Result<_, _>>().map_err(|m| format!("{what}: lease() panicked: {m}"))?;
+        if got.iter().filter(|&&g| g).count() != 1 {
+            return Err(format!("{what}: {} of the two got a lease; exactly one should, and the other None", got.iter().filter(|&&g| g).count()));
+        }
+        if let Some(m) = last.first_mistake() {
+            return Err(format!("{what}: {m}"));
+        }
+        if last.available() != 1 {
+            return Err(format!("{what}: afterwards the slot was not free again"));
+        }
+        // 6. Leases moved to other threads and dropped there.
         std::thread::scope(|s| {
             for _ in 0..3 {
                 let held = lease(&pool);
@@ -240,7 +324,7 @@ fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
             }
         });
         settle("leases dropped on other threads")?;
-        // 6. Many threads, many leases.
+        // 7. Many threads, many leases.
         std::thread::scope(|s| {
             for _ in 0..4 {
                 let (lease, pool) = (lease.clone(), pool.clone());
@@ -252,7 +336,7 @@ fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
             }
         });
         settle("4 threads taking 200 leases each")?;
-        Ok("the slot comes back at the end of a scope, on `?`, on a panic, from other threads, and never twice".into())
+        Ok("the slot comes back at the end of a scope, on `?`, on a panic, from other threads, and never twice; two threads racing for the last slot get one lease between them".into())
     })
 }
 
@@ -347,24 +431,6 @@ mod tests {
         assert!(!lock.try_lock_for(Duration::from_millis(20)));
     }
 
-    /// Wrong: takes a slot and never gives it back.
-    struct Leaky(#[allow(dead_code)] usize);
-    fn leaky(pool: &Arc<Pool>) -> Option<Leaky> {
-        pool.take().map(Leaky)
-    }
-
-    /// Wrong: gives the slot back twice (once by hand, once in Drop).
-    struct Twice(Arc<Pool>, usize);
-    impl Drop for Twice {
-        fn drop(&mut self) {
-            self.0.give_back(self.1);
-            self.0.give_back(self.1);
-        }
-    }
-    fn twice(pool: &Arc<Pool>) -> Option<Twice> {
-        pool.take().map(|s| Twice(pool.clone(), s))
-    }
-
     /// Right.
     struct Lease(Arc<Pool>, usize);
     impl Drop for Lease {
@@ -378,29 +444,15 @@ mod tests {
 
     #[test]
     fn lease_judge() {
-        let v = judge_lease(leaky);
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("not given back")), "{v}");
-        let v = judge_lease(twice);
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("twice")), "{v}");
+        // Wrong leases: crate::wrong_answers.
         assert!(judge_lease(right).passed());
     }
 
     struct Now;
-    fn runs_at_once(action: Box<dyn FnOnce() + Send>) -> Now {
-        action();
-        Now
-    }
-    struct Never(#[allow(dead_code)] Box<dyn FnOnce() + Send>);
-    fn never(action: Box<dyn FnOnce() + Send>) -> Never {
-        Never(action)
-    }
 
     #[test]
     fn defer_judge() {
-        let v = judge_defer(runs_at_once);
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("before the guard is dropped")), "{v}");
-        let v = judge_defer(never);
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("after the guard was dropped")), "{v}");
+        // Wrong guards: crate::wrong_answers.
         assert_eq!(judge_defer(|_| -> Now { todo!() }), Verdict::NotSolved);
     }
 }

@@ -60,6 +60,8 @@ pub mod starvation;
 pub mod timeline;
 pub mod workload;
 pub mod workqueue;
+#[cfg(test)]
+mod wrong_answers;
 
 // The notebooks cannot `use` our dependencies unless we re-export them.
 #[cfg(feature = "rcu")]

@@ -6,7 +6,8 @@
 
 use crate::exercise::{self, Verdict};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Where the book's inputs start: 10^13.
 pub const BOOK_START: u64 = 10_000_000_000_000;
@@ -146,22 +147,106 @@ pub fn judge_is_prime(f: fn(u64) -> bool) -> Verdict {
     })
 }
 
+/// What the parallel-primes exercise asks for: `(numbers, workers, is_prime) -> primes`.
+pub type ParallelPrimes = fn(&[u64], usize, &(dyn Fn(u64) -> bool + Sync)) -> Vec<u64>;
+
+/// How long the first caller of a judge's `is_prime` waits for a second
+/// thread to be checking a number too: a bound on a hang, not a timing test.
+const MEETING_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The `is_prime` that [`judge_parallel_primes`] hands to the learner's
+/// code. It is [`is_prime`], and it also finds out, deterministically,
+/// whether the threads check numbers at the same time: every call waits
+/// (at most [`MEETING_PATIENCE`]) until `want` calls are inside at once.
+/// Threads that run at the same time meet at once, however slow the
+/// machine; threads that run one after another (a sequential answer, or
+/// each thread joined right after it was spawned) never do, and then the
+/// waiting stops and the judge says so.
+struct Meeting {
+    want: usize,
+    state: Mutex<Met>,
+    changed: Condvar,
+}
+
+struct Met {
+    inside: usize,
+    most: usize,
+    calls: usize,
+    gave_up: bool,
+}
+
+impl Meeting {
+    fn new(want: usize) -> Meeting {
+        Meeting { want, state: Mutex::new(Met { inside: 0, most: 0, calls: 0, gave_up: false }), changed: Condvar::new() }
+    }
+
+    fn is_prime(&self, n: u64) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.calls += 1;
+        st.inside += 1;
+        st.most = st.most.max(st.inside);
+        self.changed.notify_all();
+        let deadline = Instant::now() + MEETING_PATIENCE;
+        while st.most < self.want && !st.gave_up {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                st.gave_up = true;
+                self.changed.notify_all();
+                break;
+            }
+            st = self.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        st.inside -= 1;
+        drop(st);
+        is_prime(n)
+    }
+
+    /// (calls, most calls inside at once)
+    fn seen(&self) -> (usize, usize) {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (st.calls, st.most)
+    }
+}
+
 /// Exercise "parallel_primes": judges a function that finds the primes among
-/// `numbers` with `workers` threads and returns them in ascending order.
-pub fn judge_parallel_primes(f: fn(&[u64], usize) -> Vec<u64>) -> Verdict {
+/// `numbers` with `workers` threads, checking each number with the
+/// `is_prime` it is given, and returns them in ascending order. That
+/// `is_prime` notices whether two threads ever check numbers at the same
+/// time ([`Meeting`]), so an answer that runs its "workers" one after
+/// another fails, whatever the machine.
+pub fn judge_parallel_primes(f: ParallelPrimes) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         let book = book_inputs(500);
         let book_primes: Vec<u64> = PRIMES_IN_FIRST_500.iter().map(|k| BOOK_START + k).collect();
         let small: Vec<u64> = (0..100).collect();
+        // 103 numbers on 4 workers: 25 each leaves 100, 101 and 102 over (101 is prime).
+        let uneven: Vec<u64> = (0..103).collect();
         let cases: Vec<(String, Vec<u64>, usize, Vec<u64>)> = vec![
             ("0..100 with 3 workers".into(), small.clone(), 3, find_sequential(&small)),
             ("0..100 with 1 worker".into(), small.clone(), 1, find_sequential(&small)),
+            ("0..103 with 4 workers (103 does not divide evenly)".into(), uneven.clone(), 4, find_sequential(&uneven)),
             ("[2, 3, 4] with 8 workers (more workers than numbers)".into(), vec![2, 3, 4], 8, vec![2, 3]),
             ("an empty list with 2 workers".into(), vec![], 2, vec![]),
             ("the book's 500 numbers with 4 workers".into(), book, 4, book_primes),
         ];
         for (what, input, workers, want) in &cases {
-            let got = exercise::call(|| f(input, *workers)).map_err(|msg| format!("{what}: your code panicked: {msg}"))?;
+            // Two threads must meet wherever two can: 2 workers and 2 numbers.
+            let together = if *workers >= 2 && input.len() >= 2 { 2 } else { 0 };
+            let meeting = Meeting::new(together);
+            let checker = |n: u64| meeting.is_prime(n);
+            let got = exercise::call(|| f(input, *workers, &checker)).map_err(|msg| format!("{what}: your code panicked: {msg}"))?;
+            let (calls, most) = meeting.seen();
+            if !input.is_empty() && calls == 0 {
+                return Err(format!("{what}: your code never called the `is_prime` it was given; check the numbers with it (it is primes::is_prime, and it tells the check whether your threads run at the same time)"));
+            }
+            if most < together {
+                return Err(format!(
+                    "{what}: your threads never checked numbers at the same time: at most {most} call of `is_prime` was running at once, \
+                     though the first waited {} s for a second. Spawn all the workers first and keep their handles, then join them; \
+                     joining each thread right after spawning it (or checking on one thread) runs them one after another.",
+                    MEETING_PATIENCE.as_secs()
+                ));
+            }
             compare_sets(what, &got, want)?;
         }
         Ok("the right primes in ascending order for every input, including the book's 16 primes among 10^13 .. 10^13 + 499".into())
@@ -199,32 +284,8 @@ mod tests {
     }
 
     #[test]
-    fn judge_is_prime_rejects_wrong_tests_with_the_reason() {
-        // Forgets that 1 is not prime.
-        let v = judge_is_prime(|n| n == 1 || is_prime(n));
-        assert_eq!(v, Verdict::Failed("is_prime(1) returned true, but numbers below 2 are not prime".into()));
-        // Stops before the square root: squares of primes slip through.
-        let v = judge_is_prime(|n: u64| {
-            if n < 2 {
-                return false;
-            }
-            (2..n).take_while(|d| d * d < n).all(|d| n % d != 0)
-        });
-        assert_eq!(v, Verdict::Failed("is_prime(4) returned true, but 4 = 2 × 2".into()));
+    fn a_starter_reads_as_not_solved() {
+        // Wrong answers: crate::wrong_answers.
         assert_eq!(judge_is_prime(|_| todo!()), Verdict::NotSolved);
-    }
-
-    #[test]
-    fn judge_parallel_primes_names_missing_extra_and_order() {
-        let v = judge_parallel_primes(|nums: &[u64], _| nums.iter().copied().filter(|&n| n % 2 == 1 && is_prime(n)).collect());
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("missing 1 of 25 primes: [2]")), "{v}");
-        let v = judge_parallel_primes(|nums: &[u64], _| nums.iter().copied().filter(|&n| n > 2 && n % 2 == 1 && n % 3 != 0).collect());
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("not prime")), "{v}");
-        let v = judge_parallel_primes(|nums: &[u64], _| {
-            let mut p = find_sequential(nums);
-            p.reverse();
-            p
-        });
-        assert!(matches!(&v, Verdict::Failed(m) if m.contains("ascending")), "{v}");
     }
 }

@@ -1,5 +1,6 @@
 use std::collections::BinaryHeap;
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
+use concurrency_lab::workqueue::Condvar;
 use concurrency_lab::workqueue::PriorityQueue;
 
 /// A max-heap of (priority, job) and the closed flag, behind one lock.

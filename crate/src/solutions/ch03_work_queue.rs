@@ -1,5 +1,6 @@
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
+use concurrency_lab::workqueue::Condvar;
 use concurrency_lab::workqueue::WorkQueue;
 
 /// The jobs and whether the queue is closed, behind one lock, so a consumer

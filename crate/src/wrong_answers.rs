@@ -1,0 +1,893 @@
+//! The catalogue of plausible wrong answers: for every exercise of
+//! [`crate::exercises::TABLE`], answers a learner might write to get the
+//! green tick without the idea, each named for its mistake. Every one must
+//! be rejected by its exercise's judge (failed, panicked or timed out; never
+//! passed, and never "not solved", which would mean the judge did not even
+//! run it). Where a message fragment is given, the judge's message must
+//! contain it, so messages keep naming the input or the schedule that broke
+//! the answer.
+//!
+//! One table, one macro: each entry becomes a test named
+//! `wrong_answers::<exercise>::<mistake>`, and
+//! `every_exercise_has_three_wrong_answers` keeps the table complete.
+//! Answers marked "schedule-dependent" are right on one thread, or right
+//! under most interleavings, and wrong under some; their judges make the
+//! losing interleaving happen (threads that must meet inside something the
+//! judge hands out, consumers seen asleep before `close`, a consumer
+//! stopped just before its `wait` while `close` runs, explored schedules)
+//! instead of waiting for luck.
+
+use crate::deadlock::Table;
+use crate::exercise::Verdict;
+use crate::guards::Pool;
+use crate::race::Bank;
+use crate::starvation::{ReadWrite, Semaphore, TicketLock};
+use crate::workqueue::{PriorityQueue, WorkQueue};
+use std::collections::{BinaryHeap, VecDeque};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::ThreadId;
+
+/// Asserts that `verdict` rejects a wrong answer, with every fragment in
+/// its message. (The complaint is also printed: while another test runs a
+/// judge, the crate's silenced panic hook swallows panic messages.)
+fn rejected(mistake: &str, verdict: &Verdict, fragments: &[&str]) {
+    // What the learner would read (shown with `-- --nocapture`).
+    eprintln!("{mistake}: {verdict}");
+    let message = match verdict {
+        Verdict::Failed(m) | Verdict::Panicked(m) => m.clone(),
+        Verdict::TimedOut(_) => verdict.to_string(),
+        Verdict::Passed(_) => complain(format!("the wrong answer `{mistake}` passed its judge: {verdict}")),
+        Verdict::NotSolved => complain(format!("the wrong answer `{mistake}` read as not solved: the judge did not run it")),
+    };
+    for fragment in fragments {
+        if !message.contains(fragment) {
+            complain(format!("`{mistake}` was rejected, but the message does not say {fragment:?}: {verdict}"));
+        }
+    }
+}
+
+fn complain(why: String) -> ! {
+    eprintln!("{why}");
+    panic!("{why}");
+}
+
+macro_rules! wrong_answers {
+    ($($exercise:ident { $($mistake:ident => $answer:expr $(, says $fragment:literal)*;)+ })+) => {
+        $(
+            mod $exercise {
+                $(
+                    #[test]
+                    fn $mistake() {
+                        // In the body, so the answer's name finds the answer, not this test.
+                        #[allow(unused_imports)]
+                        use super::*;
+                        let verdict = crate::exercises::judges::$exercise($answer);
+                        super::rejected(stringify!($mistake), &verdict, &[$($fragment),*]);
+                    }
+                )+
+            }
+        )+
+
+        /// (exercise, its wrong answers)
+        const CATALOGUE: &[(&str, &[&str])] = &[$((stringify!($exercise), &[$(stringify!($mistake)),+]),)+];
+    };
+}
+
+wrong_answers! {
+    ch00_split_work {
+        remainder_on_the_last_worker => remainder_on_the_last_worker, says "differ by 2";
+        divides_by_zero_workers => |len, w| (0..w).map(|i| i * len / w..(i + 1) * len / w).chain(std::iter::once(len / w..len / w)).take(w.max(1)).collect(), says "split_work(0, 0) panicked";
+        skips_empty_ranges => |len, w| split_evenly(len, w).into_iter().filter(|r| !r.is_empty()).collect(), says "expected exactly";
+        ranges_overlap_by_one => |len, w| split_evenly(len, w).into_iter().map(|r| r.start..(r.end + 1).min(len)).collect(), says "gap or overlap";
+    }
+    ch00_squares_on_threads {
+        computes_on_the_calling_thread => |n, square: Square| (0..n).map(|i| (square(i), std::thread::current().id())).collect(), says "calling thread";
+        one_thread_for_all => one_thread_for_all, says "square(0) waited", says "had not even started";
+        forgets_the_last_number => |n, square: Square| squares_on_own_threads(n.saturating_sub(1), square), says "squares_on_threads(1) gave squares []";
+        squares_without_the_square_given => |n, _: Square| squares_on_own_threads(n, &|i| i * i), says "never called square(0)";
+        reports_another_threads_id => reports_another_threads_id, says "names another";
+        // Schedule-dependent: threads that exist, but one at a time.
+        joins_each_thread_at_once => joins_each_thread_at_once_squares, says "squares_on_threads(5): square(0) waited", says "one after another";
+        // Schedule-dependent: right whenever the threads happen to finish in spawn order.
+        collects_in_finish_order => collects_in_finish_order, says "squares_on_threads(5) gave squares", says "not in the order the threads finish";
+    }
+    ch01_is_prime {
+        one_is_prime => |n| n == 1 || crate::primes::is_prime(n), says "is_prime(1) returned true, but numbers below 2 are not prime";
+        stops_before_the_square_root => stops_before_the_square_root, says "is_prime(4) returned true, but 4 = 2 × 2";
+        two_is_not_prime => |n| n >= 2 && n % 2 != 0 && crate::primes::is_prime(n), says "is_prime(2) returned false";
+        small_divisors_only => |n: u64| n >= 2 && (2..n.min(1_000)).all(|d| n % d != 0), says "returned true, but";
+    }
+    ch01_parallel_primes {
+        forgets_two => forgets_two, says "missing 1 of 25 primes: [2]";
+        skips_multiples_of_two_and_three => skips_multiples_of_two_and_three, says "not prime";
+        forgets_to_sort => forgets_to_sort, says "ascending";
+        drops_the_remainder => drops_the_remainder, says "0..103 with 4 workers", says "[101]";
+        runs_sequentially => |nums: &[u64], _, is_prime: &(dyn Fn(u64) -> bool + Sync)| nums.iter().copied().filter(|&n| is_prime(n)).collect(), says "0..100 with 3 workers", says "never checked numbers at the same time";
+        // Schedule-dependent: threads that exist, but one at a time.
+        joins_each_thread_at_once => joins_each_thread_at_once, says "0..100 with 3 workers", says "never checked numbers at the same time";
+        ignores_the_is_prime_given => |nums: &[u64], w, _: &(dyn Fn(u64) -> bool + Sync)| crate::primes::find_parallel(nums, w), says "never called";
+    }
+    ch02_amdahl_speedup {
+        swaps_serial_and_parallel => |b, n| 1.0 / ((1.0 - b) + b / n), says "amdahl_speedup(0, 2)";
+        ignores_the_serial_part => |_b, n| n, says "amdahl_speedup(0.05, 2)";
+        forgets_one_minus_b => |b, n| 1.0 / (b + 1.0 / n), says "amdahl_speedup(0.05, 1)";
+        only_the_ceiling => |b, _n| 1.0 / b, says "amdahl_speedup(";
+    }
+    ch02_serial_fraction {
+        no_none_for_bad_inputs => |t1, tn, n| Some((n as f64 * tn / t1 - 1.0) / (n as f64 - 1.0)), says "expected None";
+        ratio_of_times => |t1, tn, _| if t1 > 0.0 && tn > 0.0 { Some(tn / t1) } else { None }, says "rearrange";
+        parallel_fraction_instead => |t1, tn, n| {
+            if n < 2 || t1 <= 0.0 || tn <= 0.0 {
+                return None;
+            }
+            let n = n as f64;
+            Some(1.0 - (n * tn / t1 - 1.0) / (n - 1.0))
+        }, says "rearrange";
+        forgets_one_worker => |t1, tn, n| if n == 0 || t1 <= 0.0 || tn <= 0.0 { None } else { Some((n as f64 * tn / t1 - 1.0) / (n as f64 - 1.0)) }, says "serial_fraction(8, 4, 1)";
+    }
+    ch03_work_queue {
+        pop_gives_up_when_empty => Impatient::new, says "returned None while the queue was still open", says "empty, open queue";
+        close_wakes_nobody => Sleepy::new, says "3 of 3 consumer(s) were still blocked in pop()", says "seen asleep";
+        pops_the_newest_first => Lifo::new, says "first in, first out";
+        // Schedule-dependent: wrong only when two consumers wait at close() (the judge makes them).
+        close_wakes_only_one => WakesOne::new, says "2 of 3 consumer(s) were still blocked in pop()", says "seen asleep";
+        // Schedule-dependent: wrong only when close() lands between pop()'s look at the flag
+        // and its wait (the judge stops a consumer there).
+        closed_flag_outside_the_mutex => FlagOutside::new, says "about to wait", says "lost wake-up";
+    }
+    ch03_priority_queue {
+        ignores_priorities => || Fifo(Sleepy::new()), says "less urgent";
+        least_urgent_first => LeastUrgentFirst::default, says "less urgent";
+        // Schedule-dependent: wrong only when a consumer finds the queue empty before a push
+        // (the judge makes that happen).
+        pop_gives_up_when_empty => Heap::<true, false>::new, says "returned None while the queue was still open", says "empty, open queue";
+        close_wakes_nobody => Heap::<false, false>::new, says "3 of 3 consumer(s) were still blocked in pop()", says "seen asleep";
+    }
+    ch04_lease {
+        never_gives_back => leaky, says "not given back";
+        gives_back_twice => twice, says "twice";
+        gives_back_at_once => at_once, says "instead of 2";
+        gives_back_slot_zero => slot_zero, says "twice";
+        // Schedule-dependent: right unless another thread takes the slot between the look and the take.
+        checks_available_then_takes => checks_available_then_takes, says "two threads asking at once", says "unwrap";
+        unwraps_take => unwraps_take, says "a fourth lease from a pool of 3 (all slots held) panicked";
+    }
+    ch04_defer {
+        runs_at_once => runs_at_once, says "before the guard is dropped";
+        never_runs => never, says "after the guard was dropped";
+        skips_the_action_on_a_panic => unless_panicking, says "after a panic";
+    }
+    ch12_philosophers {
+        // Schedule-dependent: deadlocks only when all reach for their right fork at once.
+        left_then_right => left_then_right, says "deadlock: ", says "seed";
+        eats_with_one_fork => one_fork, says "without holding fork";
+        puts_the_left_fork_down_before_eating => puts_left_down, says "without holding fork";
+        skips_a_meal => skips_a_meal, says "expected 3";
+    }
+    ch12_find_cycle {
+        always_none => |_| None, says "returned None";
+        pairs_only => pairs_only, says "threads [1, 2, 3] wait for each other";
+        misses_self_waits => misses_self_waits, says "[Some(0)]";
+        returns_the_whole_path => returns_the_whole_path, says "not a cycle";
+    }
+    ch13_fair_rwlock {
+        // Schedule-dependent: writers starve only while the readers' reads overlap
+        // (the judge makes a reader arrive while a writer waits).
+        readers_first => ReadersFirst::new, says "R2 got in at once", says "seen asleep";
+        no_exclusion => || Free, says "reader R1 held inside read(), then writer W asking", says "writers must be alone";
+        readers_never_share => || FairMutex(Semaphore::new(1)), says "never more than 1 inside at a time";
+        // Schedule-dependent: readers starve only while a writer is always waiting.
+        writers_first => WritersFirst::default, says "reader", says "starved";
+    }
+    ch13_ticket_lock {
+        // Schedule-dependent: the order in which threads grab the flag is the scheduler's.
+        barging => || Barging { next: AtomicU64::new(0), taken: AtomicBool::new(false) }, says "in the order they were drawn";
+        unlock_forgets_the_next => || Forgetful { next: AtomicU64::new(0), serving: AtomicU64::new(0) }, says "never returned";
+        returns_the_next_ticket => || NextTicket { next: AtomicU64::new(0), serving: AtomicU64::new(0) }, says "expected [0, 1, 2]";
+        // Schedule-dependent: right on one thread, and whenever nobody else is inside.
+        tickets_but_no_waiting => || NoWaiting(AtomicU64::new(0)), says "inside the lock at once";
+    }
+    ch14_bank_transfer {
+        // Schedule-dependent, all of them: right on one thread.
+        no_locks => racy_transfer, says "replay_bank";
+        from_then_to => from_then_to, says "deadlock";
+        a_lock_the_explorer_cannot_see => std_mutex, says "did not reach its next step";
+        checks_then_locks => checks_then_locks, says "overdrawn", says "replay_bank";
+        locks_only_the_lower_account => locks_only_the_lower_account, says "replay_bank";
+        locks_only_from => locks_only_from, says "replay_bank";
+    }
+    ch14_losing_schedule {
+        one_after_the_other => || vec![0, 0, 1, 1, 2, 2], says "ends at 3";
+        loses_one_update => || vec![0, 1, 0, 2, 1, 2], says "ends at 2";
+        names_thread_three => || vec![1, 2, 3, 1, 2, 3], says "above 2";
+        empty_schedule => Vec::new, says "ends at 3";
+    }
+}
+
+#[test]
+fn every_exercise_has_three_wrong_answers() {
+    let thin: Vec<String> = crate::exercises::TABLE
+        .iter()
+        .filter_map(|e| {
+            let n = CATALOGUE.iter().find(|(name, _)| *name == e.name).map_or(0, |(_, wrong)| wrong.len());
+            (n < 3).then(|| format!("{} has {n}", e.name))
+        })
+        .collect();
+    if !thin.is_empty() {
+        complain(format!("every exercise needs at least 3 wrong answers in the catalogue: {}", thin.join(", ")));
+    }
+}
+
+// --- ch00 ----------------------------------------------------------------------
+
+/// Right: balanced ranges (the building block of some wrong answers).
+fn split_evenly(len: usize, w: usize) -> Vec<Range<usize>> {
+    if w == 0 {
+        return vec![];
+    }
+    (0..w).map(|i| i * len / w..(i + 1) * len / w).collect()
+}
+
+fn remainder_on_the_last_worker(len: usize, w: usize) -> Vec<Range<usize>> {
+    if w == 0 {
+        return vec![];
+    }
+    let size = len / w;
+    (0..w).map(|i| i * size..if i == w - 1 { len } else { (i + 1) * size }).collect()
+}
+
+type Square<'a> = &'a (dyn Fn(usize) -> usize + Sync);
+
+/// Right (the building block of some wrong answers).
+fn squares_on_own_threads(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n).map(|i| s.spawn(move || (square(i), std::thread::current().id()))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn one_thread_for_all(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    std::thread::scope(|s| s.spawn(move || (0..n).map(|i| (square(i), std::thread::current().id())).collect()).join().unwrap())
+}
+
+/// Squares on the calling thread, and spawns threads only for their ids.
+fn reports_another_threads_id(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    (0..n).map(|i| (square(i), std::thread::spawn(|| std::thread::current().id()).join().unwrap())).collect()
+}
+
+fn joins_each_thread_at_once_squares(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    std::thread::scope(|s| (0..n).map(|i| s.spawn(move || (square(i), std::thread::current().id())).join().unwrap()).collect())
+}
+
+fn collects_in_finish_order(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    let done = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for i in 0..n {
+            let done = &done;
+            s.spawn(move || {
+                let pair = (square(i), std::thread::current().id());
+                done.lock().unwrap().push(pair);
+            });
+        }
+    });
+    done.into_inner().unwrap()
+}
+
+// --- ch01 ----------------------------------------------------------------------
+
+fn stops_before_the_square_root(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    (2..n).take_while(|d| d * d < n).all(|d| n % d != 0)
+}
+
+type IsPrime<'a> = &'a (dyn Fn(u64) -> bool + Sync);
+
+/// Right, on threads that run at the same time, given what to keep.
+fn on_workers(numbers: &[u64], workers: usize, keep: &(dyn Fn(u64) -> bool + Sync)) -> Vec<u64> {
+    let chunk = numbers.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            numbers.chunks(chunk).map(|part| s.spawn(move || part.iter().copied().filter(|&n| keep(n)).collect::<Vec<u64>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+    v.sort_unstable();
+    v
+}
+
+fn forgets_two(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
+    sorted(on_workers(numbers, workers, &|n| n % 2 == 1 && is_prime(n)))
+}
+
+fn skips_multiples_of_two_and_three(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
+    // Calls is_prime (so the threads meet), then trusts a shortcut instead.
+    sorted(on_workers(numbers, workers, &|n| is_prime(n) || (n > 2 && n % 2 == 1 && n % 3 != 0)))
+}
+
+fn forgets_to_sort(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
+    let mut p = sorted(on_workers(numbers, workers, is_prime));
+    p.reverse(); // as if the last chunk's thread had finished first
+    p
+}
+
+/// Chunks of `len / workers` (rounded down): the last few numbers are never checked.
+fn drops_the_remainder(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
+    let size = (numbers.len() / workers.max(1)).max(1);
+    let primes: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers.max(1))
+            .filter_map(|w| numbers.get(w * size..(w + 1) * size))
+            .map(|part| s.spawn(move || part.iter().copied().filter(|&n| is_prime(n)).collect::<Vec<u64>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    sorted(primes)
+}
+
+/// A thread per chunk, but each joined right after it was spawned.
+fn joins_each_thread_at_once(numbers: &[u64], workers: usize, is_prime: IsPrime) -> Vec<u64> {
+    let chunk = numbers.len().div_ceil(workers.max(1)).max(1);
+    let primes = std::thread::scope(|s| {
+        numbers
+            .chunks(chunk)
+            .flat_map(|part| s.spawn(move || part.iter().copied().filter(|&n| is_prime(n)).collect::<Vec<u64>>()).join().unwrap())
+            .collect()
+    });
+    sorted(primes)
+}
+
+// --- ch03 ----------------------------------------------------------------------
+
+/// Wrong: pop gives up as soon as the queue is empty.
+struct Impatient(Mutex<VecDeque<u64>>);
+impl Impatient {
+    fn new() -> Impatient {
+        Impatient(Mutex::new(VecDeque::new()))
+    }
+}
+impl WorkQueue for Impatient {
+    fn push(&self, job: u64) {
+        self.0.lock().unwrap().push_back(job);
+    }
+    fn pop(&self) -> Option<u64> {
+        self.0.lock().unwrap().pop_front()
+    }
+    fn close(&self) {}
+}
+
+/// A queue that waits properly; `close` wakes `wake_on_close` of the
+/// waiting consumers (0: nobody, 1: one, 2: all), and `pop` takes from the
+/// front or, if `newest_first`, the back.
+struct Waiting<const WAKE_ON_CLOSE: u8, const NEWEST_FIRST: bool>(Mutex<(VecDeque<u64>, bool)>, Condvar);
+/// Wrong: close() wakes nobody.
+type Sleepy = Waiting<0, false>;
+/// Wrong, schedule-dependent: close() wakes only one consumer.
+type WakesOne = Waiting<1, false>;
+/// Wrong: a stack, not a queue.
+type Lifo = Waiting<2, true>;
+impl<const W: u8, const N: bool> Waiting<W, N> {
+    fn new() -> Self {
+        Waiting(Mutex::new((VecDeque::new(), false)), Condvar::new())
+    }
+}
+impl<const W: u8, const N: bool> WorkQueue for Waiting<W, N> {
+    fn push(&self, job: u64) {
+        self.0.lock().unwrap().0.push_back(job);
+        self.1.notify_one();
+    }
+    fn pop(&self) -> Option<u64> {
+        let mut s = self.0.lock().unwrap();
+        loop {
+            if let Some(j) = if N { s.0.pop_back() } else { s.0.pop_front() } {
+                return Some(j);
+            }
+            if s.1 {
+                return None;
+            }
+            s = self.1.wait(s).unwrap();
+        }
+    }
+    fn close(&self) {
+        self.0.lock().unwrap().1 = true;
+        match W {
+            0 => {} // missing: notify_all()
+            1 => self.1.notify_one(),
+            _ => self.1.notify_all(),
+        }
+    }
+}
+
+/// Wrong: the closed flag is an atomic beside the mutex, and close() sets
+/// it and notifies without taking the lock ("an atomic needs no lock").
+struct FlagOutside {
+    jobs: Mutex<VecDeque<u64>>,
+    closed: AtomicBool,
+    changed: crate::workqueue::Condvar,
+}
+impl FlagOutside {
+    fn new() -> FlagOutside {
+        FlagOutside { jobs: Mutex::new(VecDeque::new()), closed: AtomicBool::new(false), changed: crate::workqueue::Condvar::new() }
+    }
+}
+impl WorkQueue for FlagOutside {
+    fn push(&self, job: u64) {
+        self.jobs.lock().unwrap().push_back(job);
+        self.changed.notify_one();
+    }
+    fn pop(&self) -> Option<u64> {
+        let mut jobs = self.jobs.lock().unwrap();
+        loop {
+            if let Some(j) = jobs.pop_front() {
+                return Some(j);
+            }
+            if self.closed.load(Ordering::SeqCst) {
+                return None;
+            }
+            jobs = self.changed.wait(jobs).unwrap();
+        }
+    }
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.changed.notify_all();
+    }
+}
+
+/// Wrong: a plain FIFO that ignores priorities (close wakes everyone).
+struct Fifo(Sleepy);
+impl PriorityQueue for Fifo {
+    fn push(&self, _priority: u32, job: u64) {
+        self.0.push(job);
+    }
+    fn pop(&self) -> Option<u64> {
+        self.0.pop()
+    }
+    fn close(&self) {
+        self.0 .0.lock().unwrap().1 = true;
+        self.0 .1.notify_all();
+    }
+}
+
+/// A max-heap, so the order is right; what is wrong is the waiting: with
+/// `IMPATIENT`, pop gives up as soon as the heap is empty; with
+/// `!WAKES_ON_CLOSE`, close() wakes nobody.
+struct Heap<const IMPATIENT: bool, const WAKES_ON_CLOSE: bool>(Mutex<(BinaryHeap<(u32, u64)>, bool)>, Condvar);
+impl<const I: bool, const W: bool> Heap<I, W> {
+    fn new() -> Self {
+        Heap(Mutex::new((BinaryHeap::new(), false)), Condvar::new())
+    }
+}
+impl<const I: bool, const W: bool> PriorityQueue for Heap<I, W> {
+    fn push(&self, priority: u32, job: u64) {
+        self.0.lock().unwrap().0.push((priority, job));
+        self.1.notify_one();
+    }
+    fn pop(&self) -> Option<u64> {
+        let mut s = self.0.lock().unwrap();
+        loop {
+            if let Some((_, j)) = s.0.pop() {
+                return Some(j);
+            }
+            if s.1 || I {
+                return None;
+            }
+            s = self.1.wait(s).unwrap();
+        }
+    }
+    fn close(&self) {
+        self.0.lock().unwrap().1 = true;
+        if W {
+            self.1.notify_all();
+        }
+    }
+}
+
+/// Wrong: a min-heap (`Reverse`), so the least urgent job comes out first.
+#[derive(Default)]
+struct LeastUrgentFirst(Mutex<(MinHeap, bool)>, Condvar);
+type MinHeap = BinaryHeap<std::cmp::Reverse<(u32, u64)>>;
+impl PriorityQueue for LeastUrgentFirst {
+    fn push(&self, priority: u32, job: u64) {
+        self.0.lock().unwrap().0.push(std::cmp::Reverse((priority, job)));
+        self.1.notify_one();
+    }
+    fn pop(&self) -> Option<u64> {
+        let mut s = self.0.lock().unwrap();
+        loop {
+            if let Some(std::cmp::Reverse((_, j))) = s.0.pop() {
+                return Some(j);
+            }
+            if s.1 {
+                return None;
+            }
+            s = self.1.wait(s).unwrap();
+        }
+    }
+    fn close(&self) {
+        self.0.lock().unwrap().1 = true;
+        self.1.notify_all();
+    }
+}
+
+// --- ch04 ----------------------------------------------------------------------
+
+/// Wrong: takes a slot and never gives it back.
+struct Leaky(#[allow(dead_code)] usize);
+fn leaky(pool: &Arc<Pool>) -> Option<Leaky> {
+    pool.take().map(Leaky)
+}
+
+/// Wrong: gives the slot back twice (once by hand, once in Drop).
+struct Twice(Arc<Pool>, usize);
+impl Drop for Twice {
+    fn drop(&mut self) {
+        self.0.give_back(self.1);
+        self.0.give_back(self.1);
+    }
+}
+fn twice(pool: &Arc<Pool>) -> Option<Twice> {
+    pool.take().map(|s| Twice(pool.clone(), s))
+}
+
+/// Wrong: takes a slot and gives it straight back; the "lease" holds nothing.
+struct Receipt;
+fn at_once(pool: &Arc<Pool>) -> Option<Receipt> {
+    let slot = pool.take()?;
+    pool.give_back(slot);
+    Some(Receipt)
+}
+
+/// Wrong: remembers the first slot's number, not the slot it took.
+struct SlotZero(Arc<Pool>);
+impl Drop for SlotZero {
+    fn drop(&mut self) {
+        self.0.give_back(0);
+    }
+}
+fn slot_zero(pool: &Arc<Pool>) -> Option<SlotZero> {
+    pool.take().map(|_| SlotZero(pool.clone()))
+}
+
+/// Looks before it takes, and trusts what it saw.
+fn checks_available_then_takes(pool: &Arc<Pool>) -> Option<Lease> {
+    if pool.available() == 0 {
+        return None;
+    }
+    let slot = pool.take().unwrap(); // "there is one: I just checked"
+    Some(Lease(pool.clone(), slot))
+}
+
+/// "The pool always has a slot for me."
+fn unwraps_take(pool: &Arc<Pool>) -> Option<Lease> {
+    Some(Lease(pool.clone(), pool.take().unwrap()))
+}
+
+/// A right lease guard, for answers whose mistake lies elsewhere.
+struct Lease(Arc<Pool>, usize);
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.give_back(self.1);
+    }
+}
+
+struct Now;
+fn runs_at_once(action: Box<dyn FnOnce() + Send>) -> Now {
+    action();
+    Now
+}
+struct Never(#[allow(dead_code)] Box<dyn FnOnce() + Send>);
+fn never(action: Box<dyn FnOnce() + Send>) -> Never {
+    Never(action)
+}
+
+/// Wrong: "don't clean up in the middle of a panic".
+struct UnlessPanicking(Option<Box<dyn FnOnce() + Send>>);
+impl Drop for UnlessPanicking {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            if let Some(action) = self.0.take() {
+                action();
+            }
+        }
+    }
+}
+fn unless_panicking(action: Box<dyn FnOnce() + Send>) -> UnlessPanicking {
+    UnlessPanicking(Some(action))
+}
+
+// --- ch12 ----------------------------------------------------------------------
+
+fn left_then_right(me: usize, table: &Table, meals: usize) {
+    for _ in 0..meals {
+        let _l = table.take(me, me);
+        let _r = table.take(me, (me + 1) % table.seats());
+        table.eat(me);
+    }
+}
+
+fn one_fork(me: usize, table: &Table, meals: usize) {
+    for _ in 0..meals {
+        let _l = table.take(me, me);
+        table.eat(me);
+    }
+}
+
+/// Takes the forks in rank order (no deadlock), but `let _ = ` drops the
+/// first guard at once.
+fn puts_left_down(me: usize, table: &Table, meals: usize) {
+    let (l, r) = (me, (me + 1) % table.seats());
+    for _ in 0..meals {
+        let _ = table.take(me, l.min(r));
+        let _second = table.take(me, l.max(r));
+        table.eat(me);
+    }
+}
+
+fn skips_a_meal(me: usize, table: &Table, meals: usize) {
+    let (l, r) = (me, (me + 1) % table.seats());
+    for _ in 1..meals {
+        let _first = table.take(me, l.min(r));
+        let _second = table.take(me, l.max(r));
+        table.eat(me);
+    }
+}
+
+/// Only looks for pairs waiting for each other.
+fn pairs_only(w: &[Option<usize>]) -> Option<Vec<usize>> {
+    (0..w.len()).find_map(|i| match w[i] {
+        Some(j) if w.get(j) == Some(&Some(i)) => Some(if i == j { vec![i] } else { vec![i, j] }),
+        _ => None,
+    })
+}
+
+/// Walks the chains, but "a thread waiting for itself is not a deadlock".
+fn misses_self_waits(w: &[Option<usize>]) -> Option<Vec<usize>> {
+    let cleaned: Vec<Option<usize>> = w.iter().enumerate().map(|(i, &t)| t.filter(|&t| t != i)).collect();
+    walk(&cleaned, false)
+}
+
+/// Returns the whole walk from the start, tail included, not just the ring.
+fn returns_the_whole_path(w: &[Option<usize>]) -> Option<Vec<usize>> {
+    walk(w, true)
+}
+
+fn walk(w: &[Option<usize>], with_tail: bool) -> Option<Vec<usize>> {
+    for start in 0..w.len() {
+        let mut path: Vec<usize> = Vec::new();
+        let mut t = start;
+        loop {
+            if let Some(pos) = path.iter().position(|&p| p == t) {
+                return Some(if with_tail { path } else { path[pos..].to_vec() });
+            }
+            path.push(t);
+            match w[t] {
+                Some(next) if next < w.len() => t = next,
+                _ => break,
+            }
+        }
+    }
+    None
+}
+
+// --- ch13 ----------------------------------------------------------------------
+
+/// Readers first: the first reader in locks the resource, the last out frees it.
+pub(crate) struct ReadersFirst {
+    readers: Mutex<usize>,
+    resource: Semaphore,
+}
+impl ReadersFirst {
+    pub(crate) fn new() -> ReadersFirst {
+        ReadersFirst { readers: Mutex::new(0), resource: Semaphore::new(1) }
+    }
+}
+impl ReadWrite for ReadersFirst {
+    fn read(&self, read: &mut dyn FnMut()) {
+        {
+            let mut n = self.readers.lock().unwrap();
+            *n += 1;
+            if *n == 1 {
+                self.resource.acquire();
+            }
+        }
+        read();
+        let mut n = self.readers.lock().unwrap();
+        *n -= 1;
+        if *n == 0 {
+            self.resource.release();
+        }
+    }
+    fn write(&self, write: &mut dyn FnMut()) {
+        self.resource.acquire();
+        write();
+        self.resource.release();
+    }
+}
+
+/// No exclusion at all.
+struct Free;
+impl ReadWrite for Free {
+    fn read(&self, read: &mut dyn FnMut()) {
+        read()
+    }
+    fn write(&self, write: &mut dyn FnMut()) {
+        write()
+    }
+}
+
+/// Writers first, the usual "fix" of readers first: a reader waits while any
+/// writer waits, so two writers taking turns keep every reader out.
+#[derive(Default)]
+struct WritersFirst {
+    state: Mutex<WritersFirstState>,
+    changed: Condvar,
+}
+#[derive(Default)]
+struct WritersFirstState {
+    readers: usize,
+    writing: bool,
+    writers_waiting: usize,
+}
+impl ReadWrite for WritersFirst {
+    fn read(&self, read: &mut dyn FnMut()) {
+        let mut s = self.state.lock().unwrap();
+        while s.writing || s.writers_waiting > 0 {
+            s = self.changed.wait(s).unwrap();
+        }
+        s.readers += 1;
+        drop(s);
+        read();
+        self.state.lock().unwrap().readers -= 1;
+        self.changed.notify_all();
+    }
+    fn write(&self, write: &mut dyn FnMut()) {
+        let mut s = self.state.lock().unwrap();
+        s.writers_waiting += 1;
+        while s.writing || s.readers > 0 {
+            s = self.changed.wait(s).unwrap();
+        }
+        s.writers_waiting -= 1;
+        s.writing = true;
+        drop(s);
+        write();
+        self.state.lock().unwrap().writing = false;
+        self.changed.notify_all();
+    }
+}
+
+/// Wrong: one first-come-first-served semaphore for readers and writers
+/// alike. Nobody starves, and writers are alone; but so is every reader.
+struct FairMutex(Semaphore);
+impl ReadWrite for FairMutex {
+    fn read(&self, read: &mut dyn FnMut()) {
+        self.0.acquire();
+        read();
+        self.0.release();
+    }
+    fn write(&self, write: &mut dyn FnMut()) {
+        self.0.acquire();
+        write();
+        self.0.release();
+    }
+}
+
+/// Draws a ticket but then just grabs a flag: not first come, first served.
+struct Barging {
+    next: AtomicU64,
+    taken: AtomicBool,
+}
+impl TicketLock for Barging {
+    fn lock(&self) -> u64 {
+        let t = self.next.fetch_add(1, Ordering::SeqCst);
+        while self.taken.swap(true, Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        t
+    }
+    fn unlock(&self) {
+        self.taken.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Unlock forgets to let the next one in.
+struct Forgetful {
+    next: AtomicU64,
+    serving: AtomicU64,
+}
+impl TicketLock for Forgetful {
+    fn lock(&self) -> u64 {
+        let t = self.next.fetch_add(1, Ordering::SeqCst);
+        while self.serving.load(Ordering::SeqCst) != t {
+            std::thread::yield_now();
+        }
+        t
+    }
+    fn unlock(&self) {}
+}
+
+/// Hands out tickets, and that is all: nobody ever waits.
+struct NoWaiting(AtomicU64);
+impl TicketLock for NoWaiting {
+    fn lock(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst)
+    }
+    fn unlock(&self) {}
+}
+
+/// Right waiting, but returns the counter after drawing, not the ticket drawn.
+struct NextTicket {
+    next: AtomicU64,
+    serving: AtomicU64,
+}
+impl TicketLock for NextTicket {
+    fn lock(&self) -> u64 {
+        let t = self.next.fetch_add(1, Ordering::SeqCst);
+        while self.serving.load(Ordering::SeqCst) != t {
+            std::thread::yield_now();
+        }
+        self.next.load(Ordering::SeqCst)
+    }
+    fn unlock(&self) {
+        self.serving.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+// --- ch14 ----------------------------------------------------------------------
+
+fn racy_transfer(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
+    let have = bank.balance(from);
+    if have < amount {
+        return false;
+    }
+    bank.set_balance(from, have - amount);
+    bank.set_balance(to, bank.balance(to) + amount);
+    true
+}
+
+fn from_then_to(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
+    let _a = bank.lock(from);
+    let _b = bank.lock(to);
+    racy_transfer(bank, from, to, amount)
+}
+
+fn std_mutex(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
+    static M: Mutex<()> = Mutex::new(());
+    let _g = M.lock().unwrap_or_else(|e| e.into_inner());
+    racy_transfer(bank, from, to, amount)
+}
+
+/// Locks one account of the two: with the opening transfers all touching
+/// account 0, the lower one, this looked like enough.
+fn locks_only_the_lower_account(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
+    let _only = bank.lock(from.min(to));
+    racy_transfer(bank, from, to, amount)
+}
+
+/// Locks the account the money leaves, "because that is the one checked".
+fn locks_only_from(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
+    let _only = bank.lock(from);
+    racy_transfer(bank, from, to, amount)
+}
+
+/// Checks the balance under both locks, lets go, then moves the money
+/// under both locks again: the check is stale by then.
+fn checks_then_locks(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
+    let have = {
+        let _a = bank.lock(from.min(to));
+        let _b = bank.lock(from.max(to));
+        bank.balance(from)
+    };
+    if have < amount {
+        return false;
+    }
+    let _a = bank.lock(from.min(to));
+    let _b = bank.lock(from.max(to));
+    let have = bank.balance(from);
+    bank.set_balance(from, have - amount);
+    bank.set_balance(to, bank.balance(to) + amount);
+    true
+}
