@@ -262,7 +262,16 @@ pub struct Table {
     rng: Mutex<Rng>,
     /// The first rule broken (eating without both forks), if any.
     broken: Mutex<Option<String>>,
+    /// For a judged dinner: who has picked up a first fork. While set,
+    /// everyone's first fork is held until every philosopher holds one or
+    /// waits for one (see [`Table::take`]).
+    first_forks: Option<Mutex<Vec<bool>>>,
 }
+
+/// How long a philosopher holding a first fork waits for the others to
+/// pick up theirs: a bound on a hang (a philosopher who takes no fork at
+/// all), not a timing test.
+const FIRST_FORKS_PATIENCE: Duration = Duration::from_secs(10);
 
 impl Table {
     /// A table with `seats` philosophers and forks; `seed` picks the pauses.
@@ -275,6 +284,40 @@ impl Table {
             meals: (0..seats).map(|_| AtomicUsize::new(0)).collect(),
             rng: Mutex::new(Rng::new(seed)),
             broken: Mutex::new(None),
+            first_forks: None,
+        }
+    }
+
+    /// A table where each philosopher, having picked up a first fork, waits
+    /// until every philosopher holds a fork or waits for one before going
+    /// on: the moment at which "everyone takes the left fork first" closes
+    /// its ring, made to happen instead of hoped for. Philosophers who take
+    /// forks in a safe order are held only until that moment, which always
+    /// comes.
+    fn with_first_forks_together(seats: usize, seed: u64) -> Table {
+        Table { first_forks: Some(Mutex::new(vec![false; seats])), ..Table::new(seats, seed) }
+    }
+
+    /// Holds philosopher `me`, who has just picked up a first fork, until
+    /// every philosopher holds a fork or waits for one.
+    fn first_forks_together(&self, me: usize) {
+        let Some(first) = &self.first_forks else { return };
+        {
+            let mut held = first.lock();
+            if held[me] {
+                return; // not this philosopher's first fork
+            }
+            held[me] = true;
+        }
+        let deadline = Instant::now() + FIRST_FORKS_PATIENCE;
+        while Instant::now() < deadline {
+            let held = first.lock().clone();
+            let book = self.board.book.lock();
+            if (0..held.len()).all(|k| held[k] || book.waits_for.contains_key(&format!("philosopher {k}"))) {
+                return;
+            }
+            drop(book);
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -298,6 +341,7 @@ impl Table {
         };
         match lock.acquire(&format!("philosopher {me}")) {
             Ok(held) => {
+                self.first_forks_together(me);
                 self.pause();
                 held
             }
@@ -334,8 +378,8 @@ impl Table {
 
 /// One run of a philosopher function at a table: five threads, `meals`
 /// meals each. `Ok(())` or what went wrong.
-fn dinner(f: fn(usize, &Table, usize), seats: usize, meals: usize, seed: u64) -> Result<(), String> {
-    let table = Table::new(seats, seed);
+fn dinner(f: fn(usize, &Table, usize), seats: usize, meals: usize, seed: u64, together: bool) -> Result<(), String> {
+    let table = if together { Table::with_first_forks_together(seats, seed) } else { Table::new(seats, seed) };
     let mut failure = None;
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..seats)
@@ -354,7 +398,10 @@ fn dinner(f: fn(usize, &Table, usize), seats: usize, meals: usize, seed: u64) ->
             }
         }
     });
-    let schedule = format!("{seats} philosophers, {meals} meals each, pauses from seed {seed}");
+    let schedule = format!(
+        "{seats} philosophers, {meals} meals each, pauses from seed {seed}{}",
+        if together { ", everyone's first fork in hand before anyone reached for a second" } else { "" }
+    );
     if let Some(d) = table.board.deadlock() {
         return Err(format!("{d} ({schedule})"));
     }
@@ -376,13 +423,17 @@ fn dinner(f: fn(usize, &Table, usize), seats: usize, meals: usize, seed: u64) ->
 pub fn judge_philosophers(f: fn(usize, &Table, usize)) -> Verdict {
     exercise::run(Duration::from_secs(60), move || {
         let mut runs = 0;
+        // The first dinner makes the dangerous moment happen: every
+        // philosopher holds a first fork before anyone reaches for a second.
+        dinner(f, 5, 3, 0, true)?;
+        runs += 1;
         for seed in 1..=40 {
             let seats = [5, 5, 2, 3, 7][seed as usize % 5];
-            dinner(f, seats, 3, seed)?;
+            dinner(f, seats, 3, seed, false)?;
             runs += 1;
         }
         Ok(format!(
-            "{runs} dinners (2 to 7 philosophers, 3 meals each, a different pattern of pauses each time): no deadlock, everyone ate every meal with both forks"
+            "{runs} dinners (2 to 7 philosophers, 3 meals each, a different pattern of pauses each time, the first with everyone's first fork in hand at once): no deadlock, everyone ate every meal with both forks"
         ))
     })
 }

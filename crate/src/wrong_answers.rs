@@ -161,7 +161,7 @@ wrong_answers! {
     }
     ch12_philosophers {
         // Schedule-dependent: deadlocks only when all reach for their right fork at once.
-        left_then_right => left_then_right, says "deadlock: ", says "seed";
+        left_then_right => left_then_right, says "deadlock: ", says "everyone's first fork in hand before anyone reached for a second";
         eats_with_one_fork => one_fork, says "without holding fork";
         puts_the_left_fork_down_before_eating => puts_left_down, says "without holding fork";
         skips_a_meal => skips_a_meal, says "expected 3";
