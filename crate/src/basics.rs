@@ -5,7 +5,7 @@ use crate::exercise::{self, Verdict};
 use std::ops::Range;
 use std::sync::{Condvar, Mutex};
 use std::thread::ThreadId;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Exercise "split_work": judges a function that splits `0..len` into exactly
 /// `workers` contiguous ranges, in order, whose sizes differ by at most one
@@ -89,21 +89,18 @@ impl Squarer {
         }
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.callers[i].get_or_insert(std::thread::current().id());
-        let deadline = Instant::now() + SQUARE_PATIENCE;
-        while i + 1 < self.n && !st.done[i + 1] && st.stalled.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let next = if st.callers[i + 1].is_none() { "had not even started" } else { "had started but not finished" };
-                st.stalled = Some(format!(
-                    "square({i}) waited {} s for square({}) to finish, and square({}) {next}",
-                    SQUARE_PATIENCE.as_secs(),
-                    i + 1,
-                    i + 1
-                ));
-                self.changed.notify_all();
-                break;
-            }
-            st = self.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        let (mut st, wait) = self
+            .changed
+            .wait_timeout_while(st, SQUARE_PATIENCE, |st| i + 1 < self.n && !st.done[i + 1] && st.stalled.is_none())
+            .unwrap_or_else(|e| e.into_inner());
+        if wait.timed_out() {
+            let next = if st.callers[i + 1].is_none() { "had not even started" } else { "had started but not finished" };
+            st.stalled = Some(format!(
+                "square({i}) waited {} s for square({}) to finish, and square({}) {next}",
+                SQUARE_PATIENCE.as_secs(),
+                i + 1,
+                i + 1
+            ));
         }
         st.done[i] = true;
         self.changed.notify_all();

@@ -187,15 +187,11 @@ impl Pool {
         if m.want > 0 {
             m.inside += 1;
             self.met.notify_all();
-            let deadline = Instant::now() + MEETING_PATIENCE;
-            while m.inside < m.want && !m.gave_up {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    m.gave_up = true;
-                    self.met.notify_all();
-                    break;
-                }
-                m = self.met.wait_timeout(m, left).unwrap_or_else(|e| e.into_inner()).0;
+            let (mut m, wait) =
+                self.met.wait_timeout_while(m, MEETING_PATIENCE, |m| m.inside < m.want && !m.gave_up).unwrap_or_else(|e| e.into_inner());
+            if wait.timed_out() {
+                m.gave_up = true;
+                self.met.notify_all();
             }
         }
         free

@@ -7,7 +7,7 @@
 use crate::exercise::{self, Verdict};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where the book's inputs start: 10^13.
 pub const BOOK_START: u64 = 10_000_000_000_000;
@@ -186,15 +186,13 @@ impl Meeting {
         st.inside += 1;
         st.most = st.most.max(st.inside);
         self.changed.notify_all();
-        let deadline = Instant::now() + MEETING_PATIENCE;
-        while st.most < self.want && !st.gave_up {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                st.gave_up = true;
-                self.changed.notify_all();
-                break;
-            }
-            st = self.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        let (mut st, wait) = self
+            .changed
+            .wait_timeout_while(st, MEETING_PATIENCE, |st| st.most < self.want && !st.gave_up)
+            .unwrap_or_else(|e| e.into_inner());
+        if wait.timed_out() {
+            st.gave_up = true;
+            self.changed.notify_all();
         }
         st.inside -= 1;
         drop(st);

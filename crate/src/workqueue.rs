@@ -99,7 +99,7 @@ impl Condvar {
 mod hold {
     use std::cell::RefCell;
     use std::sync::{Arc, Condvar, Mutex};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     /// How long a held consumer waits for the check's go: a bound on a hang.
     const PATIENCE: Duration = Duration::from_secs(10);
@@ -137,14 +137,7 @@ mod hold {
         let mut st = hold.state.lock().unwrap_or_else(|e| e.into_inner());
         st.0 = true;
         hold.changed.notify_all();
-        let deadline = Instant::now() + PATIENCE;
-        while !st.1 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            st = hold.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
-        }
+        let _released = hold.changed.wait_timeout_while(st, PATIENCE, |st| !st.1).unwrap_or_else(|e| e.into_inner());
     }
 }
 

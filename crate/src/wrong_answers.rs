@@ -838,7 +838,7 @@ impl TicketLock for NextTicket {
 
 // --- ch14 ----------------------------------------------------------------------
 
-fn racy_transfer(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
+pub(crate) fn racy_transfer(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
     let have = bank.balance(from);
     if have < amount {
         return false;

@@ -102,15 +102,12 @@ fn readers_share(lock: Arc<dyn ReadWrite + Send>) -> Result<(), String> {
                     r.inside += 1;
                     r.most = r.most.max(r.inside);
                     changed.notify_all();
-                    let deadline = std::time::Instant::now() + SHARING_PATIENCE;
-                    while r.most < SHARING_READERS && !r.gave_up {
-                        let left = deadline.saturating_duration_since(std::time::Instant::now());
-                        if left.is_zero() {
-                            r.gave_up = true;
-                            changed.notify_all();
-                            break;
-                        }
-                        r = changed.wait_timeout(r, left).unwrap_or_else(|e| e.into_inner()).0;
+                    let (mut r, wait) = changed
+                        .wait_timeout_while(r, SHARING_PATIENCE, |r| r.most < SHARING_READERS && !r.gave_up)
+                        .unwrap_or_else(|e| e.into_inner());
+                    if wait.timed_out() {
+                        r.gave_up = true;
+                        changed.notify_all();
                     }
                     r.inside -= 1;
                 })
