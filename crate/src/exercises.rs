@@ -70,8 +70,8 @@ exercises! {
     ch00_squares_on_threads in "00-start-here": basics::judge_squares_on_threads(squares_on_threads);
     ch01_is_prime in "01-introduction": primes::judge_is_prime(is_prime);
     ch01_parallel_primes in "01-introduction": primes::judge_parallel_primes(parallel_primes);
-    ch02_amdahl_speedup in "02-amdahls-law": amdahl::judge_amdahl_speedup(amdahl_speedup);
-    ch02_serial_fraction in "02-amdahls-law": amdahl::judge_serial_fraction(serial_fraction);
+    ch02_predict_speedup in "02-amdahls-law": amdahl::judge_predict_speedup(predict_speedup);
+    ch02_workers_needed in "02-amdahls-law": amdahl::judge_workers_needed(workers_needed);
     ch03_work_queue in "03-threads": workqueue::judge_work_queue(JobQueue::new);
     ch03_priority_queue in "03-threads": workqueue::judge_priority_queue(UrgentFirst::new);
     ch04_lease in "04-raii-guards": guards::judge_lease(lease);

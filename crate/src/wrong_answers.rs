@@ -109,23 +109,35 @@ wrong_answers! {
         joins_each_thread_at_once => joins_each_thread_at_once, says "0..100 with 3 workers", says "never checked numbers at the same time";
         ignores_the_is_prime_given => |nums: &[u64], w, _: &(dyn Fn(u64) -> bool + Sync)| crate::primes::find_parallel(nums, w), says "never called";
     }
-    ch02_amdahl_speedup {
-        swaps_serial_and_parallel => |b, n| 1.0 / ((1.0 - b) + b / n), says "amdahl_speedup(0, 2)";
-        ignores_the_serial_part => |_b, n| n, says "amdahl_speedup(0.05, 2)";
-        forgets_one_minus_b => |b, n| 1.0 / (b + 1.0 / n), says "amdahl_speedup(0.05, 1)";
-        only_the_ceiling => |b, _n| 1.0 / b, says "amdahl_speedup(";
-    }
-    ch02_serial_fraction {
-        no_none_for_bad_inputs => |t1, tn, n| Some((n as f64 * tn / t1 - 1.0) / (n as f64 - 1.0)), says "expected None";
-        ratio_of_times => |t1, tn, _| if t1 > 0.0 && tn > 0.0 { Some(tn / t1) } else { None }, says "rearrange";
-        parallel_fraction_instead => |t1, tn, n| {
-            if n < 2 || t1 <= 0.0 || tn <= 0.0 {
-                return None;
+    ch02_predict_speedup {
+        extrapolates_the_speedup_linearly => |t1, tk, k, n| Ok(t1 / tk * n as f64 / k as f64), says "predict_speedup(8, 4.5, 2, 1) returned 0.8889";
+        b_from_the_target_count => |t1, tk, _k, n| {
+            let b = (n as f64 * tk / t1 - 1.0) / (n as f64 - 1.0);
+            Ok(1.0 / (b + (1.0 - b) / n as f64))
+        }, says "predict_speedup(8, 4, 2, 1) returned NaN";
+        clamps_instead_of_refusing => |t1, tk, k, n| {
+            if k < 2 || n == 0 || !(t1 > 0.0 && tk > 0.0 && t1.is_finite() && tk.is_finite()) {
+                return Err("bad input".into());
             }
-            let n = n as f64;
-            Some(1.0 - (n * tn / t1 - 1.0) / (n - 1.0))
-        }, says "rearrange";
-        forgets_one_worker => |t1, tn, n| if n == 0 || t1 <= 0.0 || tn <= 0.0 { None } else { Some((n as f64 * tn / t1 - 1.0) / (n as f64 - 1.0)) }, says "serial_fraction(8, 4, 1)";
+            let b = ((k as f64 * tk / t1 - 1.0) / (k as f64 - 1.0)).clamp(0.0, 1.0);
+            Ok(1.0 / (b + (1.0 - b) / n as f64))
+        }, says "predict_speedup(8, 10, 2, 4) returned Ok(1)", says "B would be above 1";
+        no_check_for_one_worker => |t1, tk, k, n| {
+            let b = (k as f64 * tk / t1 - 1.0) / (k as f64 - 1.0);
+            if !(0.0..=1.0).contains(&b) { return Err("out of range".into()) }
+            Ok(1.0 / (b + (1.0 - b) / n as f64))
+        }, says "predict_speedup(8, 4, 0, 4)", says "zero workers";
+    }
+    ch02_workers_needed {
+        rounds_down => |b, target| {
+            if target <= 1.0 { return Some(1) }
+            let room = 1.0 / target - b;
+            (room > 0.0).then(|| ((1.0 - b) / room) as usize)
+        }, says "workers_needed(0.05, 10) returned Some(18)";
+        never_says_never => |b: f64, target: f64| Some(((1.0 - b) / (1.0 / target - b)).ceil().max(1.0) as usize), says "workers_needed(0.05, 20) returned Some(", says "no number of workers";
+        strictly_more_than_the_target => |b, target| (1..100_000usize).find(|&n| 1.0 / (b + (1.0 - b) / n as f64) > target), says "workers_needed(0.5, 1.6) returned Some(5)";
+        // Right for every reachable target; counts forever on the others.
+        searches_forever => |b, target| (1usize..).find(|&n| 1.0 / (b + (1.0 - b) / n as f64) >= target), says "did not finish within 10 s";
     }
     ch03_work_queue {
         pop_gives_up_when_empty => Impatient::new, says "returned None while the queue was still open", says "empty, open queue";
