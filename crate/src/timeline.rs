@@ -33,11 +33,14 @@ pub enum State {
     Waiting,
     /// Off the core by choice: sleeping, or waiting on I/O (disk, network).
     Sleeping,
+    /// Ready to run but off the core: the OS gave the core to another thread
+    /// (see [`Timeline::record_cpu`]).
+    Ready,
 }
 
 impl State {
     /// Every state, in legend order.
-    pub const ALL: [State; 4] = [State::Running, State::Holding, State::Waiting, State::Sleeping];
+    pub const ALL: [State; 5] = [State::Running, State::Holding, State::Waiting, State::Sleeping, State::Ready];
 
     fn color(self) -> (u8, u8, u8) {
         match self {
@@ -45,6 +48,7 @@ impl State {
             State::Holding => (31, 119, 180),
             State::Waiting => (214, 39, 40),
             State::Sleeping => (190, 190, 190),
+            State::Ready => (255, 187, 120),
         }
     }
 
@@ -52,7 +56,7 @@ impl State {
     fn height(self) -> f64 {
         match self {
             State::Running | State::Holding => 0.35,
-            State::Waiting | State::Sleeping => 0.2,
+            State::Waiting | State::Sleeping | State::Ready => 0.2,
         }
     }
 }
@@ -64,6 +68,7 @@ impl fmt::Display for State {
             State::Holding => "holding the lock",
             State::Waiting => "waiting (blocked)",
             State::Sleeping => "sleeping / I/O",
+            State::Ready => "ready, but no core free",
         })
     }
 }
@@ -113,6 +118,45 @@ impl Timeline {
     pub fn record<T>(&self, thread: &str, state: State, f: impl FnOnce() -> T) -> T {
         let _span = self.enter(thread, state);
         f()
+    }
+
+    /// Runs CPU work in small slices (`slice` does one and returns `false`
+    /// when there is no more) and records when the thread really had a core.
+    ///
+    /// A thread that wants to compute is not always computing: with more
+    /// such threads than cores, the OS hands out the cores in turns, and a
+    /// [`record`](Self::record) span would show it "running" all along.
+    /// Here each slice's wall time is compared with the CPU time the thread
+    /// got in it ([`measure::thread_cpu_time`](crate::measure::thread_cpu_time)):
+    /// the CPU time is drawn as running, the rest of the slice as
+    /// [`State::Ready`]. Within one slice the order is a guess (running
+    /// first), so keep slices well under the OS's time slice (a few
+    /// milliseconds on Linux); neighbouring spans of one state are merged.
+    /// Returns the thread's (wall seconds, CPU seconds) over all slices.
+    pub fn record_cpu(&self, thread: &str, mut slice: impl FnMut() -> bool) -> (f64, f64) {
+        let mut spans: Vec<(State, f64, f64)> = Vec::new();
+        let mut add = |state: State, start: f64, end: f64| match spans.last_mut() {
+            Some((s, _, e)) if *s == state && start - *e < 1e-4 => *e = end,
+            _ if end - start >= 1e-5 => spans.push((state, start, end)),
+            _ => {}
+        };
+        let (wall0, cpu0) = (self.now(), crate::measure::thread_cpu_time());
+        let (mut wall, mut cpu) = (wall0, cpu0);
+        loop {
+            let more = slice();
+            let (wall_now, cpu_now) = (self.now(), crate::measure::thread_cpu_time());
+            let on_core = (cpu_now - cpu).clamp(0.0, wall_now - wall);
+            add(State::Running, wall, wall + on_core);
+            add(State::Ready, wall + on_core, wall_now);
+            (wall, cpu) = (wall_now, cpu_now);
+            if !more {
+                break;
+            }
+        }
+        for (state, start, end) in spans {
+            self.push(thread, state, start, end);
+        }
+        (wall - wall0, cpu - cpu0)
     }
 
     /// Adds a finished span directly (times in seconds since the start).
@@ -195,5 +239,21 @@ mod tests {
         assert!(spans[0].end - spans[0].start >= 0.019);
         assert!(tl.total("main", State::Sleeping) >= 0.019);
         assert_eq!(tl.threads(), vec!["main".to_string()]);
+    }
+
+    #[test]
+    fn cpu_time_is_recorded_as_running_and_sleep_is_not() {
+        let tl = Timeline::new();
+        let mut left = 3;
+        let (wall, cpu) = tl.record_cpu("t", || {
+            // A sleep inside a slice is off the core: it must not count as running.
+            std::thread::sleep(Duration::from_millis(20));
+            left -= 1;
+            left > 0
+        });
+        assert!(wall >= 0.059, "wall {wall}");
+        assert!(cpu < wall / 2.0, "cpu {cpu} of wall {wall}");
+        assert!(tl.total("t", State::Ready) >= 0.059 - tl.total("t", State::Running));
+        assert!(tl.total("t", State::Running) <= cpu + 1e-6);
     }
 }
