@@ -89,18 +89,24 @@ impl Squarer {
         }
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.callers[i].get_or_insert(std::thread::current().id());
+        self.changed.notify_all(); // square(i + 1) may be waiting for square(i) to start
+        // square(i) returns only once square(i + 1) has finished and square(i - 1)
+        // has started: threads run in any order, but never one after another,
+        // whichever order they are spawned and joined in.
+        let next_pending = |st: &Squares| i + 1 < self.n && !st.done[i + 1];
+        let previous_absent = |st: &Squares| i > 0 && st.callers[i - 1].is_none();
         let (mut st, wait) = self
             .changed
-            .wait_timeout_while(st, SQUARE_PATIENCE, |st| i + 1 < self.n && !st.done[i + 1] && st.stalled.is_none())
+            .wait_timeout_while(st, SQUARE_PATIENCE, |st| (next_pending(st) || previous_absent(st)) && st.stalled.is_none())
             .unwrap_or_else(|e| e.into_inner());
         if wait.timed_out() {
-            let next = if st.callers[i + 1].is_none() { "had not even started" } else { "had started but not finished" };
-            st.stalled = Some(format!(
-                "square({i}) waited {} s for square({}) to finish, and square({}) {next}",
-                SQUARE_PATIENCE.as_secs(),
-                i + 1,
-                i + 1
-            ));
+            let patience = SQUARE_PATIENCE.as_secs();
+            st.stalled = Some(if next_pending(&st) {
+                let next = if st.callers[i + 1].is_none() { "had not even started" } else { "had started but not finished" };
+                format!("square({i}) waited {patience} s for square({}) to finish, and square({}) {next}", i + 1, i + 1)
+            } else {
+                format!("square({i}) waited {patience} s for square({}) to start, and it never did", i - 1)
+            });
         }
         st.done[i] = true;
         self.changed.notify_all();

@@ -90,6 +90,8 @@ wrong_answers! {
         reports_another_threads_id => reports_another_threads_id, says "names another";
         // Schedule-dependent: threads that exist, but one at a time.
         joins_each_thread_at_once => joins_each_thread_at_once_squares, says "squares_on_threads(5): square(0) waited", says "one after another";
+        // Schedule-dependent: one thread at a time, in the order that never blocks a "wait for the next" rule.
+        joins_in_reverse_order => joins_in_reverse_order, says "squares_on_threads(5): square(4) waited", says "to start";
         // Schedule-dependent: right whenever the threads happen to finish in spawn order.
         collects_in_finish_order => collects_in_finish_order, says "squares_on_threads(5) gave squares", says "not in the order the threads finish";
     }
@@ -271,6 +273,14 @@ fn reports_another_threads_id(n: usize, square: Square) -> Vec<(usize, ThreadId)
 
 fn joins_each_thread_at_once_squares(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
     std::thread::scope(|s| (0..n).map(|i| s.spawn(move || (square(i), std::thread::current().id())).join().unwrap()).collect())
+}
+
+fn joins_in_reverse_order(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
+    let mut pairs: Vec<(usize, ThreadId)> = std::thread::scope(|s| {
+        (0..n).rev().map(|i| s.spawn(move || (square(i), std::thread::current().id())).join().unwrap()).collect()
+    });
+    pairs.reverse();
+    pairs
 }
 
 fn collects_in_finish_order(n: usize, square: Square) -> Vec<(usize, ThreadId)> {
