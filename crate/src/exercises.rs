@@ -81,7 +81,7 @@ exercises! {
     ch13_fair_rwlock in "13-starvation": starvation::judge_fair_rwlock(FairRw::new);
     ch13_ticket_lock in "13-starvation": starvation::judge_ticket_lock(FifoLock::new);
     ch14_bank_transfer in "14-race-conditions": race::judge_bank_transfer(transfer);
-    ch14_losing_schedule in "14-race-conditions": race::judge_losing_schedule(losing_schedule);
+    ch14_breaking_schedule in "14-race-conditions": race::judge_breaking_schedule(breaking_schedule);
 }
 
 /// Checks the learner's solution of an exercise and prints the verdict:

@@ -27,11 +27,12 @@
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
 //! | [`race`] | race conditions in explored models: a counter that loses updates, a bank whose transfers race | 14 |
+//! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14 |
 //!
 //! Topics with heavy dependencies are cargo features, so a chapter loads only
 //! what it uses: `async` (tokio), `web` (an HTTP server and clients), `image`,
-//! `server` (mio), `rcu` (arc-swap), `testing` (a scheduler, tracing,
-//! shuttle). See the README, "Dependencies".
+//! `server` (mio), `rcu` (arc-swap), `schedules` (shuttle), `testing` (a
+//! scheduler, tracing, shuttle). See the README, "Dependencies".
 //!
 //! In a notebook: `use concurrency_lab::prelude::*;`.
 
@@ -55,6 +56,8 @@ pub mod primes;
 pub mod process;
 pub mod progress;
 pub mod race;
+#[cfg(feature = "schedules")]
+pub mod schedules;
 pub mod sequential;
 pub mod starvation;
 pub mod timeline;
@@ -76,7 +79,7 @@ pub use imageproc;
 pub use mio;
 #[cfg(feature = "web")]
 pub use reqwest;
-#[cfg(feature = "testing")]
+#[cfg(feature = "schedules")]
 pub use shuttle;
 #[cfg(feature = "async")]
 pub use tokio;
@@ -111,6 +114,8 @@ pub mod prelude {
     pub use crate::primes;
     pub use crate::progress::progress;
     pub use crate::race;
+    #[cfg(feature = "schedules")]
+    pub use crate::schedules;
     pub use crate::sequential;
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     pub use crate::timeline::{State, Timeline};

@@ -129,9 +129,14 @@ impl Bank {
         }
     }
 
+    /// A bank with the given opening balances.
+    fn with(sched: Arc<Sched>, opening: &[i64]) -> Bank {
+        Bank { sched, balances: opening.iter().map(|&b| AtomicI64::new(b)).collect(), overdraft: Mutex::new(None) }
+    }
+
     /// A bank with the judged opening balances.
     fn opening(sched: Arc<Sched>) -> Bank {
-        Bank { sched, balances: OPENING.iter().map(|&b| AtomicI64::new(b)).collect(), overdraft: Mutex::new(None) }
+        Bank::with(sched, &OPENING)
     }
 
     /// Takes the lock of `account` (one step, or a wait); released when the
@@ -159,17 +164,28 @@ pub const TRANSFERS: [(usize, usize, i64); 4] = [(0, 1, 70), (1, 0, 40), (0, 2, 
 pub const OPENING: [i64; 4] = [100, 50, 0, 30];
 
 fn bank_model(plan: Plan, transfer: fn(&Bank, usize, usize, i64) -> bool) -> Run {
+    transfers_model(&TRANSFERS, &OPENING, plan, transfer)
+}
+
+/// Runs one thread per transfer, from `opening`, and checks that no money
+/// appeared or vanished and that no account was ever overdrawn.
+fn transfers_model(
+    transfers: &[(usize, usize, i64)],
+    opening: &[i64],
+    plan: Plan,
+    transfer: fn(&Bank, usize, usize, i64) -> bool,
+) -> Run {
     run_model(
-        TRANSFERS.len(),
+        transfers.len(),
         plan,
-        &Bank::opening,
+        &|sched| Bank::with(sched, opening),
         &|t, bank: &Bank| {
-            let (from, to, amount) = TRANSFERS[t];
+            let (from, to, amount) = transfers[t];
             transfer(bank, from, to, amount);
         },
         &|bank: &Bank| {
             let end = bank.snapshot();
-            let (before, after): (i64, i64) = (OPENING.iter().sum(), end.iter().sum());
+            let (before, after): (i64, i64) = (opening.iter().sum(), end.iter().sum());
             if let Some(overdraft) = bank.overdraft.lock().unwrap_or_else(|e| e.into_inner()).clone() {
                 Err(format!("{overdraft}; the balances end as {end:?}"))
             } else if after != before {
@@ -180,7 +196,7 @@ fn bank_model(plan: Plan, transfer: fn(&Bank, usize, usize, i64) -> bool) -> Run
                 Ok(format!("balances {end:?}, total {after}"))
             }
         },
-        OPENING.len(),
+        opening.len(),
     )
 }
 
@@ -257,22 +273,89 @@ pub fn racy_increment(c: &Counter) {
     c.store(v + 1);
 }
 
-/// Exercise "losing_schedule": judges a schedule in which three threads
-/// running [`racy_increment`] leave the counter at 1.
-pub fn judge_losing_schedule(f: fn() -> Vec<usize>) -> Verdict {
+/// A transfer that looks careful: the check holds the lock of `from`, and
+/// the move holds both locks (lower account first, so no deadlock). Money is
+/// never created or lost. But the lock is let go between the check and the
+/// move, and the balance that is moved from may no longer be the one checked.
+pub fn check_then_transfer(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
+    let enough = {
+        let _check = bank.lock(from);
+        bank.balance(from) >= amount
+    }; // the lock of `from` is released here...
+    if !enough {
+        return false;
+    }
+    let _first = bank.lock(from.min(to));
+    let _second = bank.lock(from.max(to));
+    let have = bank.balance(from); // ...so this may be less than what was checked
+    bank.set_balance(from, have - amount);
+    let there = bank.balance(to);
+    bank.set_balance(to, there + amount);
+    true
+}
+
+/// The two transfers of the breaking-schedule exercise: T0 moves 70 and T1
+/// moves 60 out of account 0, which holds 100: one of them must be refused.
+pub const TWO_TRANSFERS: [(usize, usize, i64); 2] = [(0, 1, 70), (0, 2, 60)];
+/// The opening balances of the breaking-schedule exercise.
+pub const TWO_OPENING: [i64; 3] = [100, 0, 0];
+
+/// Replays one schedule of [`TWO_TRANSFERS`] running
+/// [`check_then_transfer`], from [`TWO_OPENING`], and shows every step.
+/// Past the end of the schedule, the lowest-numbered thread that can run
+/// takes each step.
+pub fn replay_two(schedule: &[usize]) -> Run {
+    transfers_model(&TWO_TRANSFERS, &TWO_OPENING, Plan::Replay(schedule.to_vec()), check_then_transfer)
+}
+
+/// How many times a schedule passes the turn from one thread to another.
+pub fn switches(schedule: &[usize]) -> usize {
+    schedule.windows(2).filter(|w| w[0] != w[1]).count()
+}
+
+/// The fewest switches of a breaking schedule of [`check_then_transfer`]:
+/// with one switch or none, one transfer runs entirely before the other,
+/// and then the second one's check sees the first one's withdrawal.
+const FEWEST_SWITCHES: usize = 2;
+
+/// Exercise "breaking_schedule": judges a complete schedule of
+/// [`TWO_TRANSFERS`] running [`check_then_transfer`] that overdraws
+/// account 0 with the fewest possible switches between the threads.
+pub fn judge_breaking_schedule(f: fn() -> Vec<usize>) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
-        let schedule = exercise::call(f).map_err(|m| format!("losing_schedule() panicked: {m}"))?;
-        if schedule.iter().any(|&t| t > 2) {
-            return Err(format!("{schedule:?} names a thread above 2: the threads are 0, 1 and 2"));
+        let schedule = exercise::call(f).map_err(|m| format!("breaking_schedule() panicked: {m}"))?;
+        if let Some(&t) = schedule.iter().find(|&&t| t > 1) {
+            return Err(format!("{schedule:?} names T{t}, but there are only two threads: T0 (70 to account 1) and T1 (60 to account 2)"));
         }
-        let run = replay_counter(3, racy_increment, &schedule);
-        let value = run.steps.iter().rev().find_map(|s| s.split("writes the counter: ").nth(1)).unwrap_or("0");
-        match &run.outcome {
-            Err(why) if why.contains("2 update(s) lost") => {
-                Ok(format!("with schedule {schedule:?} all three threads read 0 before anyone wrote: the counter ends at 1"))
+        let run = replay_two(&schedule);
+        if let Err(why) = &run.outcome {
+            if why.contains("cannot run") {
+                return Err(format!("{why}. What happened:\n{run}"));
             }
-            Err(why) if why.contains("cannot run") => Err(format!("{why}. What happened:\n{run}")),
-            _ => Err(format!("with schedule {schedule:?} the counter ends at {value}, not 1. What happened:\n{run}")),
+        }
+        if run.schedule.len() > schedule.len() {
+            // Show only the steps the learner's schedule chose, not the completion.
+            let shown: Vec<String> =
+                run.steps.iter().filter(|s| s.starts_with('T')).take(schedule.len()).cloned().collect();
+            return Err(format!(
+                "{schedule:?} lists {} step(s), but the two transfers take {} in this run: list every step, so that \
+                 the schedule alone decides the outcome. Your steps:\n  {}",
+                schedule.len(),
+                run.schedule.len(),
+                shown.join("\n  ")
+            ));
+        }
+        match &run.outcome {
+            Ok(what) => Err(format!("with {schedule:?} nothing went wrong ({what}). What happened:\n{run}")),
+            Err(why) if switches(&schedule) > FEWEST_SWITCHES => Err(format!(
+                "{schedule:?} breaks it ({why}), with {} switches between the threads; it can be done with {FEWEST_SWITCHES}: \
+                 which of your switches does the bug not need?",
+                switches(&schedule)
+            )),
+            Err(why) => Ok(format!(
+                "{schedule:?} breaks it with {FEWEST_SWITCHES} switches, the fewest possible: {why}. T1 checked the \
+                 balance before T0 took its 70, and moved its 60 after"
+            )),
         }
     })
 }
@@ -280,6 +363,21 @@ pub fn judge_losing_schedule(f: fn() -> Vec<usize>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_schedule_with_fewer_than_two_switches_breaks_the_careful_transfer() {
+        // With at most one switch, one transfer runs whole before the other,
+        // and the second one's check fails: 8 steps, then 2.
+        for first in [0, 1] {
+            let sequential: Vec<usize> = [first; 8].into_iter().chain([1 - first; 2]).collect();
+            let run = replay_two(&sequential);
+            assert!(run.outcome.is_ok(), "{run}");
+            assert_eq!(run.schedule, sequential, "{run}");
+        }
+        let best = replay_two(&[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+        assert!(best.outcome.as_ref().unwrap_err().contains("overdrawn"), "{best}");
+        assert_eq!(switches(&best.schedule), FEWEST_SWITCHES);
+    }
 
     fn locked_increment(c: &Counter) {
         let _g = c.lock();
@@ -323,9 +421,8 @@ mod tests {
     }
 
     #[test]
-    fn losing_schedule_judge() {
-        assert!(judge_losing_schedule(|| vec![0, 1, 2, 0, 1, 2]).passed());
-        // Wrong schedules: crate::wrong_answers.
-        assert_eq!(judge_losing_schedule(|| todo!()), Verdict::NotSolved);
+    fn breaking_schedule_judge() {
+        // The reference passes: exercises::solutions; wrong schedules: crate::wrong_answers.
+        assert_eq!(judge_breaking_schedule(|| todo!()), Verdict::NotSolved);
     }
 }

@@ -212,11 +212,13 @@ wrong_answers! {
         locks_only_the_lower_account => locks_only_the_lower_account, says "replay_bank";
         locks_only_from => locks_only_from, says "replay_bank";
     }
-    ch14_losing_schedule {
-        one_after_the_other => || vec![0, 0, 1, 1, 2, 2], says "ends at 3";
-        loses_one_update => || vec![0, 1, 0, 2, 1, 2], says "ends at 2";
-        names_thread_three => || vec![1, 2, 3, 1, 2, 3], says "above 2";
-        empty_schedule => Vec::new, says "ends at 3";
+    ch14_breaking_schedule {
+        one_transfer_then_the_other => || vec![0, 0, 0, 0, 0, 0, 0, 0, 1, 1], says "nothing went wrong";
+        lists_only_the_decisive_step => || vec![1], says "lists 1 step(s)";
+        more_switches_than_needed => || vec![0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], says "with 3 switches", says "can be done with 2";
+        // Schedule-dependent by construction: every step alternates.
+        alternates_every_step => || [0, 1].repeat(8), says "cannot run";
+        names_a_third_thread => || vec![2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1], says "only two threads";
     }
 }
 
