@@ -4,7 +4,11 @@
 //! slows it down), and every thread's count is kept, because the spread
 //! between the busiest and the idlest thread shows unfairness.
 //!
-//! Used in chapter 3 ("what a lock costs") and by the `lock_costs` example.
+//! Chapter 3 ("what a lock costs") writes the competing threads' loop in the
+//! notebook, where it can be read, and takes the plumbing from here: the
+//! start line and clock ([`StartLine`]), the padding ([`Padded`]), the
+//! result ([`Contention`]) and its chart. [`run`] is the same experiment in
+//! one call, with a knob for work inside the lock (the `lock_costs` example).
 
 use crate::chart::{self, Chart, Series};
 use serde::Serialize;
@@ -14,10 +18,65 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 /// Keeps a value on a cache line of its own (128 bytes covers the adjacent-
-/// line prefetch of current x86 parts).
+/// line prefetch of current x86 parts), so that threads hammering it do not
+/// also slow down whatever would otherwise share its line. Derefs to the value.
 #[repr(align(128))]
 #[derive(Default)]
-struct Padded<T>(T);
+pub struct Padded<T>(pub T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The start line and the clock of one measurement. Each competing thread
+/// calls [`wait_for_start`](Self::wait_for_start), then works while
+/// [`running`](Self::running); the thread that started them calls
+/// [`time`](Self::time), which lets them all go at once and stops them after
+/// the duration; after joining them, [`result`](Self::result) turns their
+/// counts into a [`Contention`].
+pub struct StartLine {
+    barrier: Barrier,
+    /// Read by every thread on every round: alone on its line, so the
+    /// threads' polling does not slow down the counter.
+    stop: Padded<AtomicBool>,
+    duration: Duration,
+    started: Mutex<Option<Instant>>,
+}
+
+impl StartLine {
+    /// A start line for `threads` competing threads and one timer.
+    pub fn new(threads: usize, duration: Duration) -> StartLine {
+        StartLine { barrier: Barrier::new(threads + 1), stop: Padded(AtomicBool::new(false)), duration, started: Mutex::new(None) }
+    }
+
+    /// Waits until every competing thread (and the timer) is ready.
+    pub fn wait_for_start(&self) {
+        self.barrier.wait();
+    }
+
+    /// Whether the time is not up yet.
+    pub fn running(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The timer's part: lets the threads go, waits the duration, stops them.
+    pub fn time(&self) {
+        self.barrier.wait();
+        *self.started.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        std::thread::sleep(self.duration);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The measurement, from each thread's count (call it after joining
+    /// them: the time runs until then).
+    pub fn result(&self, kind: Kind, per_thread: Vec<u64>) -> Contention {
+        let started = self.started.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(Instant::now);
+        Contention { kind, threads: per_thread.len(), seconds: started.elapsed().as_secs_f64(), per_thread }
+    }
+}
 
 /// How the shared counter is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -86,15 +145,16 @@ impl fmt::Display for Contention {
     }
 }
 
-/// Runs the benchmark once. `work_inside` spins that many rounds of busy
-/// work while holding the lock (0: just the increment).
+/// Runs the benchmark once, in one call: `threads` threads increment one
+/// counter, protected as `kind` says, for `duration`. `work_inside` spins
+/// that many rounds of busy work while holding the lock (0: just the
+/// increment).
 pub fn run(kind: Kind, threads: usize, duration: Duration, work_inside: u32) -> Contention {
     let threads = threads.max(1);
     let std_mutex = Padded(Mutex::new(0u64));
     let pl_mutex = Padded(parking_lot::Mutex::new(0u64));
     let atomic = Padded(AtomicU64::new(0));
-    let stop = Padded(AtomicBool::new(false));
-    let start = Barrier::new(threads + 1);
+    let start = StartLine::new(threads, duration);
     let busy = |rounds: u32| {
         let mut x = 1u64;
         for _ in 0..rounds {
@@ -102,28 +162,27 @@ pub fn run(kind: Kind, threads: usize, duration: Duration, work_inside: u32) -> 
         }
         x
     };
-    let (per_thread, seconds) = std::thread::scope(|s| {
+    let per_thread = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
-                let (std_mutex, pl_mutex, atomic, stop, start) = (&std_mutex, &pl_mutex, &atomic, &stop, &start);
-                s.spawn(move || {
+                s.spawn(|| {
                     let mut mine = 0u64;
-                    start.wait();
-                    while !stop.0.load(Ordering::Relaxed) {
+                    start.wait_for_start();
+                    while start.running() {
                         match kind {
                             Kind::StdMutex => {
-                                let mut g = std_mutex.0.lock().unwrap_or_else(|e| e.into_inner());
+                                let mut g = std_mutex.lock().unwrap_or_else(|e| e.into_inner());
                                 std::hint::black_box(busy(work_inside));
                                 *g += 1;
                             }
                             Kind::ParkingLot => {
-                                let mut g = pl_mutex.0.lock();
+                                let mut g = pl_mutex.lock();
                                 std::hint::black_box(busy(work_inside));
                                 *g += 1;
                             }
                             Kind::Atomic => {
                                 busy(work_inside);
-                                atomic.0.fetch_add(1, Ordering::Relaxed);
+                                atomic.fetch_add(1, Ordering::Relaxed);
                             }
                         }
                         mine += 1;
@@ -132,14 +191,10 @@ pub fn run(kind: Kind, threads: usize, duration: Duration, work_inside: u32) -> 
                 })
             })
             .collect();
-        start.wait();
-        let t0 = Instant::now();
-        std::thread::sleep(duration);
-        stop.0.store(true, Ordering::Relaxed);
-        let per: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap_or(0)).collect();
-        (per, t0.elapsed().as_secs_f64())
+        start.time();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
     });
-    Contention { kind, threads, seconds, per_thread }
+    start.result(kind, per_thread)
 }
 
 /// Every kind for 1 to `max_threads` threads.

@@ -73,7 +73,7 @@ exercises! {
     ch02_predict_speedup in "02-amdahls-law": amdahl::judge_predict_speedup(predict_speedup);
     ch02_workers_needed in "02-amdahls-law": amdahl::judge_workers_needed(workers_needed);
     ch03_work_queue in "03-threads": workqueue::judge_work_queue(JobQueue::new);
-    ch03_priority_queue in "03-threads": workqueue::judge_priority_queue(UrgentFirst::new);
+    ch03_aging_queue in "03-threads": workqueue::judge_aging_queue(Aging::new);
     ch04_lease in "04-raii-guards": guards::judge_lease(lease);
     ch04_defer in "04-raii-guards": guards::judge_defer(defer);
     ch12_philosophers in "12-deadlocks": deadlock::judge_philosophers(philosopher);

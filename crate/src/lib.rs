@@ -19,7 +19,7 @@
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 00, 02 |
-//! | [`workqueue`] | work queues and priority queues shared by a pool of threads | 03 |
+//! | [`workqueue`] | work queues and priority queues (with aging) shared by a pool of threads | 03 |
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
 //! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool | 04 |
 //! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops | 06, 07, 08, 15 |
@@ -120,7 +120,7 @@ pub mod prelude {
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     pub use crate::timeline::{State, Timeline};
     pub use crate::workload;
-    pub use crate::workqueue::{self, PriorityQueue, WorkQueue};
+    pub use crate::workqueue::{self, AgingQueue, WorkQueue};
     pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub use std::sync::{Arc, Mutex};
     pub use std::thread;

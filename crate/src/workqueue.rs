@@ -1,5 +1,5 @@
 //! Work queues shared by a pool of threads (chapter 3), and the judges of
-//! the two queue exercises.
+//! the two queue exercises (a work queue, and a priority queue with aging).
 //!
 //! A work queue is the meeting point of producers (who `push` jobs) and
 //! consumers (worker threads that `pop` them). What makes one *correct* is
@@ -29,14 +29,19 @@ pub trait WorkQueue: Send + Sync + 'static {
     fn close(&self);
 }
 
-/// A queue whose `pop` returns the job of highest priority first
-/// (any order among equal priorities). Same waiting and closing rules as
-/// [`WorkQueue`].
-pub trait PriorityQueue: Send + Sync + 'static {
+/// A priority queue where waiting raises a job's priority, so that a job of
+/// low priority cannot wait for ever behind a stream of urgent ones.
+///
+/// The rule: at each `pop`, a waiting job's *effective priority* is its
+/// `priority` plus the number of pops (that returned a job) since it was
+/// pushed. `pop` returns the job of highest effective priority; among equal
+/// effective priorities, the one pushed first. Same waiting and closing
+/// rules as [`WorkQueue`].
+pub trait AgingQueue: Send + Sync + 'static {
     /// Adds a job; a larger `priority` is more urgent.
     fn push(&self, priority: u32, job: u64);
-    /// Takes the most urgent job; waits while empty and open; `None` once
-    /// closed and empty.
+    /// Takes the job of highest effective priority; waits while empty and
+    /// open; `None` once closed and empty.
     fn pop(&self) -> Option<u64>;
     /// No more jobs will come: wakes every waiting consumer.
     fn close(&self);
@@ -401,17 +406,51 @@ fn waiting_consumers(make: Make) -> Result<(), String> {
     Ok(())
 }
 
+/// What the judge does on another thread while a consumer is stopped just
+/// before its `wait`.
+#[derive(Clone, Copy)]
+enum Wake {
+    /// `close()`: the consumer must come back with `None`.
+    Close,
+    /// `push(job)`: the consumer must come back with that job.
+    Push(u64),
+}
+
+impl Wake {
+    fn name(self) -> &'static str {
+        match self {
+            Wake::Close => "close()",
+            Wake::Push(_) => "push()",
+        }
+    }
+}
+
 /// The lost wake-up, made to happen: a consumer finds the queue empty and
 /// open and is about to `wait` (in [`Condvar::wait`], still holding the
-/// queue's lock) when `close()` runs on another thread. The consumer stays
-/// there until `close()` has either returned or is seen asleep (waiting for
-/// the lock, as a right `close` does); then it goes on into its `wait`, and
-/// must come back with `None`. Skipped when `pop` waits some other way (a
+/// queue's lock) when `close()`, or a `push`, runs on another thread. The
+/// consumer stays there until that call has either returned or is seen
+/// asleep (waiting for the lock, as a right `close` or `push` does); then it
+/// goes on into its `wait`, and must come back with `None` (after `close`)
+/// or the job (after `push`). Skipped when `pop` waits some other way (a
 /// std `Condvar`, spinning): the consumer is then seen asleep, or still
 /// running after a bound, without reaching ours.
-fn close_while_a_consumer_is_about_to_wait(make: Make) -> Result<(), String> {
-    let schedule = "one consumer found the queue empty and open and was about to wait (holding the queue's lock) when close() ran on another thread";
+fn while_a_consumer_is_about_to_wait(make: Make, wake: Wake) -> Result<(), String> {
+    let call = wake.name();
+    let schedule = format!(
+        "one consumer found the queue empty and open and was about to wait (holding the queue's lock) when {} ran on another thread",
+        match wake {
+            Wake::Close => "close()".to_string(),
+            Wake::Push(job) => format!("a push of job {job}"),
+        }
+    );
     let queue = exercise::call(make).map_err(|m| format!("creating the queue panicked: {m}"))?;
+    let act = {
+        let queue = queue.clone();
+        move || match wake {
+            Wake::Close => queue.close(),
+            Wake::Push(job) => queue.push(job),
+        }
+    };
     let hold = Arc::new(hold::Hold::default());
     let (tid_tx, tid_rx) = mpsc::channel();
     let (tx, rx) = mpsc::channel();
@@ -437,55 +476,73 @@ fn close_while_a_consumer_is_about_to_wait(make: Make) -> Result<(), String> {
             };
         }
         if std::time::Instant::now() > deadline || thread_state(consumer) == Some('S') && !hold.arrived() {
-            // Waits some other way: this check cannot stop it; close to let it go.
+            // Waits some other way: this check cannot stop it; act to let it go.
             hold.go();
-            exercise::call(|| queue.close()).map_err(|m| format!("close() panicked: {m}"))?;
+            exercise::call(act).map_err(|m| format!("{call} panicked: {m}"))?;
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let (closer_tx, closer_rx) = mpsc::channel();
-    let (closed_tx, closed_rx) = mpsc::channel();
-    {
-        let queue = queue.clone();
-        std::thread::spawn(move || {
-            let _ = closer_tx.send(kernel_tid());
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| queue.close()));
-            let _ = closed_tx.send(out);
-        });
-    }
-    let closer = closer_rx.recv_timeout(AFTER_CLOSE).unwrap_or(-1);
+    let (actor_tx, actor_rx) = mpsc::channel();
+    let (acted_tx, acted_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = actor_tx.send(kernel_tid());
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(act));
+        let _ = acted_tx.send(out);
+    });
+    let actor = actor_rx.recv_timeout(AFTER_CLOSE).unwrap_or(-1);
     let deadline = std::time::Instant::now() + AFTER_CLOSE;
-    let mut closed = None;
+    let mut acted = None;
     while std::time::Instant::now() < deadline {
-        if let Ok(out) = closed_rx.try_recv() {
-            closed = Some(out);
+        if let Ok(out) = acted_rx.try_recv() {
+            acted = Some(out);
             break;
         }
-        if thread_state(closer) == Some('S') {
+        if thread_state(actor) == Some('S') {
             std::thread::sleep(Duration::from_millis(10));
-            if thread_state(closer) == Some('S') {
+            if thread_state(actor) == Some('S') {
                 break; // waiting for the queue's lock, as it should
             }
         }
         std::thread::sleep(Duration::from_millis(1));
     }
     hold.go();
-    if let Some(Err(payload)) = closed {
-        return Err(format!("close() panicked: {} ({schedule})", exercise::joined(payload)));
+    if let Some(Err(payload)) = acted {
+        return Err(format!("{call} panicked: {} ({schedule})", exercise::joined(payload)));
     }
-    match rx.recv_timeout(AFTER_CLOSE) {
-        Ok(Ok(None)) => Ok(()),
-        Ok(Ok(Some(job))) => Err(format!("pop() returned job {job} from a queue nobody had pushed anything into ({schedule})")),
-        Ok(Err(payload)) => Err(format!("pop() panicked: {} ({schedule})", exercise::joined(payload))),
-        Err(_) => Err(format!(
+    match (rx.recv_timeout(AFTER_CLOSE), wake) {
+        (Ok(Ok(None)), Wake::Close) => Ok(()),
+        (Ok(Ok(Some(j))), Wake::Push(job)) if j == job => Ok(()),
+        (Ok(Ok(got)), _) => Err(format!("pop() returned {got:?} ({schedule})")),
+        (Ok(Err(payload)), _) => Err(format!("pop() panicked: {} ({schedule})", exercise::joined(payload))),
+        (Err(_), Wake::Close) => Err(format!(
             "{schedule}: close() {} without waiting for that lock, its notify_all() found nobody waiting yet, and the consumer then slept \
              through it: still blocked in pop() {} s after close(). A lost wake-up: keep the closed flag behind the same Mutex as the jobs, \
              and set it while holding that lock, so close() cannot slip in between pop()'s look at the flag and its wait.",
-            if closed.is_some() { "returned" } else { "ran" },
+            if acted.is_some() { "returned" } else { "ran" },
+            AFTER_CLOSE.as_secs()
+        )),
+        (Err(_), Wake::Push(job)) => Err(format!(
+            "{schedule}: the consumer then went into its wait and slept through the push: still blocked in pop() {} s later, with job {job} \
+             in the queue. A lost wake-up: push() must notify *after* the job is in the queue (a notify that comes first, while the consumer \
+             is still on its way into wait, wakes nobody).",
             AFTER_CLOSE.as_secs()
         )),
     }
+}
+
+/// The checks every blocking queue of this chapter must pass, whatever
+/// order it hands jobs out in; the success message's list of what was
+/// checked.
+fn blocking_rules(make: Make) -> Result<String, String> {
+    waiting_consumers(make)?;
+    while_a_consumer_is_about_to_wait(make, Wake::Close)?;
+    while_a_consumer_is_about_to_wait(make, Wake::Push(42))?;
+    let jobs = stress(make, ROUNDS)?;
+    Ok(format!(
+        "{WAITERS} consumers waiting on an empty queue all woken by close(); no wake-up lost when close() or push() comes just before a consumer's wait; \
+         {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): every job came out exactly once and every consumer stopped after close()"
+    ))
 }
 
 /// How many rounds each judge runs.
@@ -514,24 +571,226 @@ fn judge_work_queue_dyn(make: Box<dyn Fn() -> Arc<dyn WorkQueue> + Send>) -> Ver
                 "on one thread, push 7, 8, 9, close, then pop four times gave {order:?}; expected [Some(7), Some(8), Some(9), None] (first in, first out, then None)"
             ));
         }
-        waiting_consumers(&*make)?;
-        close_while_a_consumer_is_about_to_wait(&*make)?;
-        let jobs = stress(&*make, ROUNDS)?;
-        Ok(format!(
-            "first in, first out; {WAITERS} consumers waiting on an empty queue all woken by close(); {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): every job came out exactly once and every consumer stopped after close()"
-        ))
+        let rules = blocking_rules(&*make)?;
+        Ok(format!("first in, first out; {rules}"))
     })
 }
 
-/// Exercise "priority_queue": judges a learner's [`PriorityQueue`]; `make`
-/// builds an empty, open queue.
-pub fn judge_priority_queue<Q: PriorityQueue>(make: fn() -> Q) -> Verdict {
-    judge_priority_queue_dyn(Box::new(move || Arc::new(make()) as Arc<dyn PriorityQueue>))
+// --- the aging queue ---------------------------------------------------------
+
+/// The aging rule, written out literally (every waiting job's effective
+/// priority computed at every pop): what the judge compares a learner's
+/// [`AgingQueue`] with. Slow on purpose; it is the definition, not a
+/// solution.
+#[derive(Default)]
+struct Rule {
+    waiting: Vec<Waiter>,
+    pops: u64,
+    pushes: u64,
 }
 
-/// Lets the stress test drive a priority queue: the priority comes from the
-/// job number, so there are ties as well as overtaking.
-struct AsWorkQueue(Arc<dyn PriorityQueue>);
+#[derive(Clone, Copy)]
+struct Waiter {
+    job: u64,
+    priority: u32,
+    /// How many pops had returned a job when this one was pushed.
+    pops_before: u64,
+    /// 0 for the first push, 1 for the next, ...
+    order: u64,
+}
+
+impl Rule {
+    fn push(&mut self, priority: u32, job: u64) {
+        self.waiting.push(Waiter { job, priority, pops_before: self.pops, order: self.pushes });
+        self.pushes += 1;
+    }
+
+    fn waited(&self, w: &Waiter) -> u64 {
+        self.pops - w.pops_before
+    }
+
+    fn effective(&self, w: &Waiter) -> u64 {
+        u64::from(w.priority) + self.waited(w)
+    }
+
+    /// The waiting jobs, the one that comes out next first.
+    fn ranked(&self) -> Vec<Waiter> {
+        let mut ranked = self.waiting.clone();
+        ranked.sort_by_key(|w| (std::cmp::Reverse(self.effective(w)), w.order));
+        ranked
+    }
+
+    fn pop(&mut self) -> Option<Waiter> {
+        let next = *self.ranked().first()?;
+        self.waiting.retain(|w| w.job != next.job);
+        self.pops += 1;
+        Some(next)
+    }
+
+    /// The queue's content as the learner should picture it before a pop.
+    fn describe(&self) -> String {
+        let ranked = self.ranked();
+        let shown: Vec<String> = ranked
+            .iter()
+            .take(6)
+            .map(|w| {
+                let waited = self.waited(w);
+                format!(
+                    "job {} (priority {} + {waited} pop{} waited = {})",
+                    w.job,
+                    w.priority,
+                    if waited == 1 { "" } else { "s" },
+                    self.effective(w)
+                )
+            })
+            .collect();
+        let more = if ranked.len() > 6 { format!(" and {} more", ranked.len() - 6) } else { String::new() };
+        let tie = match ranked.as_slice() {
+            [a, b, ..] if self.effective(a) == self.effective(b) => {
+                format!(" Jobs {} and {} tie at {}: the one pushed first, job {}, wins.", a.job, b.job, self.effective(a), a.job)
+            }
+            _ => String::new(),
+        };
+        format!("the queue held {}{more}.{tie}", shown.join(", "))
+    }
+}
+
+/// One step of a single-threaded script.
+#[derive(Clone, Copy)]
+enum Step {
+    Push(u32, u64),
+    Pop,
+}
+
+/// The hand-made script: each pop tells a different mistake apart (most
+/// urgent first; aging overtakes a higher priority; a tie goes to the job
+/// pushed first).
+const SCRIPT: [Step; 12] = [
+    Step::Push(2, 10),
+    Step::Push(5, 11),
+    Step::Push(1, 12),
+    Step::Pop,
+    Step::Push(4, 13),
+    Step::Pop,
+    Step::Pop,
+    Step::Push(2, 14),
+    Step::Pop,
+    Step::Push(3, 15),
+    Step::Pop,
+    Step::Pop,
+];
+
+/// A random script: pushes of priority 0 to 7 and pops, never popping an
+/// empty queue (that would wait, on one thread, for ever).
+fn random_script(seed: u64, steps: usize) -> Vec<Step> {
+    let mut rng = Rng::new(seed);
+    let (mut held, mut job) = (0, 100 * seed);
+    (0..steps)
+        .map(|_| {
+            if held > 0 && rng.below(5) < 2 {
+                held -= 1;
+                Step::Pop
+            } else {
+                held += 1;
+                job += 1;
+                Step::Push(rng.below(8) as u32, job)
+            }
+        })
+        .collect()
+}
+
+/// Runs `script` on one thread, then closes the queue and pops it empty,
+/// comparing every pop with [`Rule`].
+fn follows_the_rule(make: &dyn Fn() -> Arc<dyn AgingQueue>, what: &str, script: &[Step]) -> Result<(), String> {
+    let q = exercise::call(make).map_err(|m| format!("creating the queue panicked: {m}"))?;
+    let mut rule = Rule::default();
+    let check_pop = |q: &Arc<dyn AgingQueue>, rule: &mut Rule, closed: bool| -> Result<(), String> {
+        let n = rule.pops + 1;
+        let before = rule.describe();
+        let want = rule.pop();
+        let got = exercise::call(|| q.pop()).map_err(|m| format!("{what}: pop {n} panicked: {m}"))?;
+        let when = if closed { " (after close())" } else { "" };
+        match (got, want) {
+            (g, w) if g == w.map(|w| w.job) => Ok(()),
+            (Some(g), Some(w)) => Err(format!(
+                "{what}: pop {n}{when} returned job {g}, but by the aging rule job {} comes out: {before}{}",
+                w.job,
+                if rule.waiting.iter().any(|x| x.job == g) { String::new() } else { format!(" (Job {g} was not in the queue at all.)") }
+            )),
+            (None, Some(w)) => Err(format!("{what}: pop {n}{when} returned None, but job {} should come out: {before}", w.job)),
+            (Some(g), None) => Err(format!("{what}: after close(), with every job already out, pop returned job {g} instead of None")),
+            (None, None) => unreachable!("handled by the first arm"),
+        }
+    };
+    for &step in script {
+        match step {
+            Step::Push(priority, job) => {
+                exercise::call(|| q.push(priority, job)).map_err(|m| format!("{what}: push({priority}, {job}) panicked: {m}"))?;
+                rule.push(priority, job);
+            }
+            Step::Pop => check_pop(&q, &mut rule, false)?,
+        }
+    }
+    exercise::call(|| q.close()).map_err(|m| format!("{what}: close() panicked: {m}"))?;
+    while !rule.waiting.is_empty() {
+        check_pop(&q, &mut rule, true)?;
+    }
+    check_pop(&q, &mut rule, true)
+}
+
+/// The starvation check's stream: one low job, then an urgent job pushed
+/// before every pop.
+const LOW_JOB: u64 = 1;
+const URGENT: u32 = 50;
+const STREAM: u64 = 1000;
+
+/// A low job under a steady stream of urgent ones must come out within
+/// `URGENT + 1` pops (exactly then, by the rule). Returns the pop it came
+/// out at.
+fn does_not_starve(make: &dyn Fn() -> Arc<dyn AgingQueue>) -> Result<u64, String> {
+    let q = exercise::call(make).map_err(|m| format!("creating the queue panicked: {m}"))?;
+    let story = format!(
+        "job {LOW_JOB} (priority 0) was pushed first, then a job of priority {URGENT} before every pop (jobs 1001, 1002, ...)"
+    );
+    let rule = format!(
+        "By the aging rule it comes out at pop {}: by then it has waited {URGENT} pops, so its effective priority 0 + {URGENT} equals the newest job's {URGENT} + 0, \
+         and a tie goes to the job pushed first.",
+        URGENT + 1
+    );
+    exercise::call(|| q.push(0, LOW_JOB)).map_err(|m| format!("push(0, {LOW_JOB}) panicked: {m}"))?;
+    for n in 1..=STREAM {
+        exercise::call(|| q.push(URGENT, 1000 + n)).map_err(|m| format!("{story}: push({URGENT}, {}) panicked: {m}", 1000 + n))?;
+        match exercise::call(|| q.pop()).map_err(|m| format!("{story}: pop {n} panicked: {m}"))? {
+            Some(LOW_JOB) if n <= u64::from(URGENT) + 1 => return Ok(n),
+            Some(LOW_JOB) => {
+                return Err(format!(
+                    "{story}: job {LOW_JOB} came out only at pop {n}, after waiting {} pops. {rule}",
+                    n - 1
+                ))
+            }
+            Some(_) => {}
+            None => return Err(format!("{story}: pop {n} returned None from an open queue holding jobs")),
+        }
+    }
+    Err(format!(
+        "{story}: after {STREAM} pops, job {LOW_JOB} had waited {STREAM} pops and was still in the queue. It starves: as long as urgent jobs keep coming, \
+         it never gets out. {rule}"
+    ))
+}
+
+/// How many random scripts the judge runs, and their length.
+const SCRIPTS: u64 = 30;
+const SCRIPT_STEPS: usize = 40;
+
+/// Exercise "aging_queue": judges a learner's [`AgingQueue`]; `make` builds
+/// an empty, open queue.
+pub fn judge_aging_queue<Q: AgingQueue>(make: fn() -> Q) -> Verdict {
+    judge_aging_queue_dyn(Box::new(move || Arc::new(make()) as Arc<dyn AgingQueue>))
+}
+
+/// Lets the blocking checks drive an aging queue: the priority comes from
+/// the job number, so there are ties as well as overtaking.
+struct AsWorkQueue(Arc<dyn AgingQueue>);
 
 impl WorkQueue for AsWorkQueue {
     fn push(&self, job: u64) {
@@ -545,53 +804,25 @@ impl WorkQueue for AsWorkQueue {
     }
 }
 
-fn judge_priority_queue_dyn(make: Box<dyn Fn() -> Arc<dyn PriorityQueue> + Send>) -> Verdict {
+fn judge_aging_queue_dyn(make: Box<dyn Fn() -> Arc<dyn AgingQueue> + Send>) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
-        let q = exercise::call(&*make).map_err(|m| format!("creating the queue panicked: {m}"))?;
-        let pushed = [(1, 10), (5, 11), (3, 12), (5, 13), (0, 14), (9, 15), (3, 16)];
-        exercise::call(|| {
-            for (p, j) in pushed {
-                q.push(p, j);
-            }
-            q.close();
-        })
-        .map_err(|m| format!("push() or close() panicked: {m}"))?;
-        let mut popped = Vec::new();
-        for _ in 0..=pushed.len() {
-            popped.push(exercise::call(|| q.pop()).map_err(|m| format!("pop() panicked: {m}"))?);
-        }
-        let priority_of = |j: u64| pushed.iter().find(|(_, x)| *x == j).map(|(p, _)| *p);
-        let shown: Vec<String> = popped
+        let steps: Vec<String> = SCRIPT
             .iter()
-            .map(|o| match o {
-                Some(j) => format!("job {j} (priority {})", priority_of(*j).map_or("?".into(), |p| p.to_string())),
-                None => "None".into(),
+            .map(|s| match s {
+                Step::Push(p, j) => format!("push({p}, {j})"),
+                Step::Pop => "pop".into(),
             })
             .collect();
-        let jobs: Vec<u64> = popped.iter().flatten().copied().collect();
-        let mut sorted_jobs = jobs.clone();
-        sorted_jobs.sort();
-        if sorted_jobs != [10, 11, 12, 13, 14, 15, 16] || popped.last() != Some(&None) {
-            return Err(format!(
-                "on one thread, seven pushes, close(), then eight pops gave [{}]: expected each of the seven jobs once, then None",
-                shown.join(", ")
-            ));
-        }
-        let priorities: Vec<u32> = jobs.iter().filter_map(|&j| priority_of(j)).collect();
-        if let Some(k) = (1..priorities.len()).find(|&k| priorities[k] > priorities[k - 1]) {
-            return Err(format!(
-                "pop order [{}]: {} came out after {}, which is less urgent. The most urgent job must come out first.",
-                shown.join(", "),
-                shown[k],
-                shown[k - 1]
-            ));
+        let out_at = does_not_starve(&*make)?;
+        follows_the_rule(&*make, &format!("on one thread, {}, close(), pop until None", steps.join(", ")), &SCRIPT)?;
+        for seed in 1..=SCRIPTS {
+            follows_the_rule(&*make, &format!("random script {seed} of {SCRIPTS} ({SCRIPT_STEPS} pushes and pops on one thread)"), &random_script(seed, SCRIPT_STEPS))?;
         }
         let as_work = || Arc::new(AsWorkQueue(make())) as Arc<dyn WorkQueue>;
-        waiting_consumers(&as_work)?;
-        close_while_a_consumer_is_about_to_wait(&as_work)?;
-        let jobs = stress(&as_work, ROUNDS)?;
+        let rules = blocking_rules(&as_work)?;
         Ok(format!(
-            "most urgent first; {ROUNDS} rounds with up to 3 producers and 4 consumers ({jobs} jobs): no job lost or doubled, every consumer stopped after close()"
+            "the aging rule on {} scripts; a priority-0 job came out at pop {out_at} under a stream of priority-{URGENT} jobs; {rules}",
+            SCRIPTS + 1
         ))
     })
 }

@@ -22,7 +22,7 @@ use crate::exercise::Verdict;
 use crate::guards::Pool;
 use crate::race::Bank;
 use crate::starvation::{ReadWrite, Semaphore, TicketLock};
-use crate::workqueue::{PriorityQueue, WorkQueue};
+use crate::workqueue::{AgingQueue, WorkQueue};
 use std::collections::{BinaryHeap, VecDeque};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -150,14 +150,26 @@ wrong_answers! {
         // Schedule-dependent: wrong only when close() lands between pop()'s look at the flag
         // and its wait (the judge stops a consumer there).
         closed_flag_outside_the_mutex => FlagOutside::new, says "about to wait", says "lost wake-up";
+        // Schedule-dependent: wrong only when a push comes just before a consumer's wait.
+        notifies_before_pushing => Aged::<NOTIFY_FIRST>::default, says "a push of job 42", says "lost wake-up";
     }
-    ch03_priority_queue {
-        ignores_priorities => || Fifo(Sleepy::new()), says "less urgent";
-        least_urgent_first => LeastUrgentFirst::default, says "less urgent";
-        // Schedule-dependent: wrong only when a consumer finds the queue empty before a push
-        // (the judge makes that happen).
-        pop_gives_up_when_empty => Heap::<true, false>::new, says "returned None while the queue was still open", says "empty, open queue";
-        close_wakes_nobody => Heap::<false, false>::new, says "3 of 3 consumer(s) were still blocked in pop()", says "seen asleep";
+    ch03_aging_queue {
+        // The three below starve the low job, or hold it too long, under the stream of urgent jobs.
+        never_ages => Aged::<NEVER_AGES>::default, says "job 1 had waited 1000 pops and was still in the queue", says "starves";
+        ages_by_pops_before_the_push => Aged::<POPS_BEFORE_THE_PUSH>::default, says "still in the queue", says "starves";
+        ties_go_to_the_newest => Aged::<TIES_NEWEST>::default, says "came out only at pop 52, after waiting 51 pops", says "tie goes to the job pushed first";
+        ages_on_every_push => Aged::<AGES_ON_PUSH>::default, says "pop 2 returned job 10, but by the aging rule job 13 comes out";
+        ignores_priorities => Aged::<FIFO>::default, says "pop 1 returned job 10, but by the aging rule job 11 comes out";
+        least_urgent_first => Aged::<LEAST_URGENT>::default, says "pop 1 returned job 12";
+        subtracts_in_unsigned => Aged::<UNSIGNED>::default, says "push(2, 14) panicked: attempt to subtract with overflow";
+        pop_gives_up_when_empty => Aged::<GIVES_UP>::default, says "returned None while the queue was still open", says "empty, open queue";
+        close_wakes_nobody => Aged::<SILENT_CLOSE>::default, says "3 of 3 consumer(s) were still blocked in pop()", says "seen asleep";
+        // Schedule-dependent: wrong only when close() lands between pop()'s look at the flag
+        // and its wait (the judge stops a consumer there).
+        closed_flag_outside_the_mutex => Aged::<FLAG_OUTSIDE>::default, says "about to wait", says "lost wake-up";
+        // Schedule-dependent: wrong only when the push comes while a consumer is between its
+        // look at the empty queue and its wait (the judge stops a consumer there).
+        notifies_before_pushing => Aged::<NOTIFY_FIRST>::default, says "a push of job 42", says "lost wake-up";
     }
     ch04_lease {
         never_gives_back => leaky, says "not given back";
@@ -461,79 +473,114 @@ impl WorkQueue for FlagOutside {
     }
 }
 
-/// Wrong: a plain FIFO that ignores priorities (close wakes everyone).
-struct Fifo(Sleepy);
-impl PriorityQueue for Fifo {
-    fn push(&self, _priority: u32, job: u64) {
-        self.0.push(job);
-    }
-    fn pop(&self) -> Option<u64> {
-        self.0.pop()
-    }
-    fn close(&self) {
-        self.0 .0.lock().unwrap().1 = true;
-        self.0 .1.notify_all();
-    }
-}
+// The aging queue's wrong answers share one body: a heap keyed at push
+// time (it hands out the largest key; ties by push number), waiting and
+// closing done right, except for the one mistake each is named for.
 
-/// A max-heap, so the order is right; what is wrong is the waiting: with
-/// `IMPATIENT`, pop gives up as soon as the heap is empty; with
-/// `!WAKES_ON_CLOSE`, close() wakes nobody.
-struct Heap<const IMPATIENT: bool, const WAKES_ON_CLOSE: bool>(Mutex<(BinaryHeap<(u32, u64)>, bool)>, Condvar);
-impl<const I: bool, const W: bool> Heap<I, W> {
-    fn new() -> Self {
-        Heap(Mutex::new((BinaryHeap::new(), false)), Condvar::new())
-    }
-}
-impl<const I: bool, const W: bool> PriorityQueue for Heap<I, W> {
-    fn push(&self, priority: u32, job: u64) {
-        self.0.lock().unwrap().0.push((priority, job));
-        self.1.notify_one();
-    }
-    fn pop(&self) -> Option<u64> {
-        let mut s = self.0.lock().unwrap();
-        loop {
-            if let Some((_, j)) = s.0.pop() {
-                return Some(j);
-            }
-            if s.1 || I {
-                return None;
-            }
-            s = self.1.wait(s).unwrap();
-        }
-    }
-    fn close(&self) {
-        self.0.lock().unwrap().1 = true;
-        if W {
-            self.1.notify_all();
-        }
-    }
-}
+/// The priority alone: a plain priority queue.
+const NEVER_AGES: u8 = 1;
+/// Priority *plus* the pops so far, fixed at push time.
+const POPS_BEFORE_THE_PUSH: u8 = 2;
+/// Ages by pushes since, not pops since (priority minus pushes so far).
+const AGES_ON_PUSH: u8 = 3;
+/// The same key for everyone: first in, first out.
+const FIFO: u8 = 4;
+/// Minus the priority: the least urgent first.
+const LEAST_URGENT: u8 = 5;
+/// The right key, but ties go to the job pushed last.
+const TIES_NEWEST: u8 = 6;
+/// The right key in unsigned arithmetic, which overflows once the pops
+/// outnumber a priority.
+const UNSIGNED: u8 = 7;
+/// pop gives up as soon as the queue is empty.
+const GIVES_UP: u8 = 8;
+/// close() wakes nobody.
+const SILENT_CLOSE: u8 = 9;
+/// Schedule-dependent: the closed flag is an atomic beside the mutex, set
+/// without the lock ("an atomic needs no lock").
+const FLAG_OUTSIDE: u8 = 10;
+/// Schedule-dependent: push() notifies first ("a job is on its way") and
+/// then takes the lock to add the job.
+const NOTIFY_FIRST: u8 = 11;
 
-/// Wrong: a min-heap (`Reverse`), so the least urgent job comes out first.
 #[derive(Default)]
-struct LeastUrgentFirst(Mutex<(MinHeap, bool)>, Condvar);
-type MinHeap = BinaryHeap<std::cmp::Reverse<(u32, u64)>>;
-impl PriorityQueue for LeastUrgentFirst {
+struct Aged<const MISTAKE: u8> {
+    state: Mutex<AgedState>,
+    changed: crate::workqueue::Condvar,
+    /// Used only with `FLAG_OUTSIDE`.
+    closed_outside: AtomicBool,
+}
+
+#[derive(Default)]
+struct AgedState {
+    /// (key, tie-break, job)
+    jobs: BinaryHeap<(i64, i64, u64)>,
+    closed: bool,
+    pops: u64,
+    pushes: u64,
+}
+
+impl<const M: u8> AgingQueue for Aged<M> {
     fn push(&self, priority: u32, job: u64) {
-        self.0.lock().unwrap().0.push(std::cmp::Reverse((priority, job)));
-        self.1.notify_one();
+        if M == NOTIFY_FIRST {
+            self.changed.notify_one();
+        }
+        let mut s = self.state.lock().unwrap();
+        let (p, pops, pushes) = (i64::from(priority), s.pops as i64, s.pushes as i64);
+        let key = match M {
+            NEVER_AGES => p,
+            POPS_BEFORE_THE_PUSH => p + pops,
+            AGES_ON_PUSH => p - pushes,
+            FIFO => 0,
+            LEAST_URGENT => -p,
+            UNSIGNED => (u64::from(priority) - s.pops) as i64,
+            _ => p - pops, // the rule's key, as in the reference solution
+        };
+        let tie = if M == TIES_NEWEST { pushes } else { -pushes };
+        s.pushes += 1;
+        s.jobs.push((key, tie, job));
+        drop(s);
+        if M != NOTIFY_FIRST {
+            self.changed.notify_one();
+        }
     }
     fn pop(&self) -> Option<u64> {
-        let mut s = self.0.lock().unwrap();
+        let mut s = self.state.lock().unwrap();
         loop {
-            if let Some(std::cmp::Reverse((_, j))) = s.0.pop() {
-                return Some(j);
+            if let Some((_, _, job)) = s.jobs.pop() {
+                s.pops += 1;
+                return Some(job);
             }
-            if s.1 {
+            let closed = if M == FLAG_OUTSIDE { self.closed_outside.load(Ordering::SeqCst) } else { s.closed };
+            if closed || M == GIVES_UP {
                 return None;
             }
-            s = self.1.wait(s).unwrap();
+            s = self.changed.wait(s).unwrap();
         }
     }
     fn close(&self) {
-        self.0.lock().unwrap().1 = true;
-        self.1.notify_all();
+        if M == FLAG_OUTSIDE {
+            self.closed_outside.store(true, Ordering::SeqCst);
+        } else {
+            self.state.lock().unwrap().closed = true;
+        }
+        if M != SILENT_CLOSE {
+            self.changed.notify_all();
+        }
+    }
+}
+
+/// The same bodies as work queues (every job priority 0, which makes the
+/// rule first in, first out), for the work queue's judge.
+impl<const M: u8> WorkQueue for Aged<M> {
+    fn push(&self, job: u64) {
+        AgingQueue::push(self, 0, job);
+    }
+    fn pop(&self) -> Option<u64> {
+        AgingQueue::pop(self)
+    }
+    fn close(&self) {
+        AgingQueue::close(self);
     }
 }
 
