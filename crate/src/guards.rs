@@ -306,6 +306,9 @@ fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
         if let Some(m) = last.first_mistake() {
             return Err(format!("{what}: {m}"));
         }
+        // The meeting is over: the judge's own look must not wait for a
+        // second caller (a lease that never calls `available` left it at 0).
+        last.meet_in_available(0);
         if last.available() != 1 {
             return Err(format!("{what}: afterwards the slot was not free again"));
         }
