@@ -14,7 +14,10 @@
 
 use crate::exercise::{self, Verdict};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 /// While this value lives, the process may open at most `soft` files at a
@@ -306,6 +309,9 @@ fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
         if let Some(m) = last.first_mistake() {
             return Err(format!("{what}: {m}"));
         }
+        // The meeting is over: the judge's own look must not wait for a
+        // second caller (a lease that never calls `available` left it at 0).
+        last.meet_in_available(0);
         if last.available() != 1 {
             return Err(format!("{what}: afterwards the slot was not free again"));
         }
@@ -336,63 +342,583 @@ fn judge_lease_dyn(lease: LeaseFn) -> Verdict {
     })
 }
 
-/// Exercise "defer": judges `defer(action)`, which returns a guard that
-/// runs `action` exactly once, when the guard is dropped. `D` is the
-/// learner's guard type.
-pub fn judge_defer<D: 'static>(defer: fn(Box<dyn FnOnce() + Send>) -> D) -> Verdict {
-    judge_defer_dyn(Box::new(move |action| Box::new(defer(action)) as Box<dyn std::any::Any>))
+/// A small shared store of named balances, for the transaction exercise: a
+/// map behind a lock of its own, and a log of everything done to it.
+///
+/// There are two ways to change it. [`Store::set`] and [`Store::remove`] take the store's lock
+/// for that one change and let go. [`Store::lock`] hands out a
+/// [`StoreGuard`], which holds the lock until it is dropped: every change
+/// made through the guard happens while no other thread can read or write.
+/// (The lock is built on a `Mutex` and a `Condvar`, like [`ManualLock`], so
+/// that the exercise's judge can see who is waiting for it.)
+///
+/// ```
+/// use concurrency_lab::guards::Store;
+/// let store = Store::new(&[("alice", 100), ("bob", 50)]);
+/// {
+///     let mut guard = store.lock();
+///     let was = guard.set("alice", 70);
+///     assert_eq!(was, Some(100));
+/// } // unlocked here
+/// assert_eq!(store.get("alice"), Some(70));
+/// assert_eq!(store.log(), ["locked", "alice: 100 -> 70", "unlocked"]);
+/// ```
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
 }
 
-type DeferFn = Box<dyn Fn(Box<dyn FnOnce() + Send>) -> Box<dyn std::any::Any> + Send>;
+struct StoreInner {
+    state: Mutex<StoreState>,
+    changed: Condvar,
+}
 
-fn judge_defer_dyn(defer: DeferFn) -> Verdict {
-    exercise::run(exercise::DEFAULT_LIMIT, move || {
-        let runs = Arc::new(AtomicUsize::new(0));
-        let counting = || {
-            let runs = runs.clone();
-            Box::new(move || {
-                runs.fetch_add(1, Ordering::SeqCst);
-            }) as Box<dyn FnOnce() + Send>
+#[derive(Default)]
+struct StoreState {
+    data: BTreeMap<String, i64>,
+    /// The thread whose [`StoreGuard`] is alive, if any.
+    holder: Option<ThreadId>,
+    /// Threads waiting for the lock to be free.
+    waiting: usize,
+    log: Vec<String>,
+    /// How many changes were made so far.
+    version: u64,
+    /// Only in the transaction judge: its reader, see [`Watched`].
+    watch: Option<Watch>,
+}
+
+/// The judge's other thread, between the store and the thread that runs
+/// it: a reader, or (with `deposit`) a writer that comes once.
+#[derive(Default)]
+struct Watch {
+    /// The other thread was asked to come in and has not yet.
+    asked: bool,
+    /// The judge is done (or the deposit made): nobody is asked any more.
+    stop: bool,
+    /// Instead of reading, add this much to this key, once.
+    deposit: Option<(String, i64)>,
+    /// The other thread is waiting for the lock to be free.
+    waiting_for_lock: bool,
+    /// Everything the reader saw, in order.
+    seen: Vec<BTreeMap<String, i64>>,
+    /// [`StoreState::version`] when the reader last read: it is not asked
+    /// again until something changed.
+    read_at: Option<u64>,
+}
+
+impl StoreState {
+    /// Sets (`Some`) or removes (`None`) `key`, logs it, returns the value before.
+    fn change(&mut self, key: &str, new: Option<i64>, note: &str) -> Option<i64> {
+        let before = match new {
+            Some(v) => self.data.insert(key.to_string(), v),
+            None => self.data.remove(key),
         };
-        let expect = |what: &str, want: usize| -> Result<(), String> {
-            let got = runs.swap(0, Ordering::SeqCst);
-            if got == want {
-                Ok(())
-            } else {
-                Err(format!("{what}: the action ran {got} time(s), expected {want}"))
-            }
+        self.version += 1;
+        let line = match (new, before) {
+            (Some(v), b) => format!("{key}: {} -> {v}{note}", b.map_or("absent".to_string(), |b| b.to_string())),
+            (None, Some(b)) => format!("{key} removed (was {b}){note}"),
+            (None, None) => format!("{key} removed (was absent){note}"),
         };
-        {
-            let guard = exercise::call(|| defer(counting())).map_err(|m| format!("defer() panicked: {m}"))?;
-            expect("right after defer(), before the guard is dropped", 0)?;
-            drop(guard);
+        self.log.push(line);
+        before
+    }
+
+    fn watch(&self) -> Option<&Watch> {
+        self.watch.as_ref().filter(|w| !w.stop)
+    }
+}
+
+/// Balances as a learner reads them: `alice = 70, bob = 80`.
+fn show(balances: &BTreeMap<String, i64>) -> String {
+    if balances.is_empty() {
+        return "nothing".into();
+    }
+    balances.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// How long the judge's writer and reader wait for each other: a bound on
+/// a hang, not a timing test.
+const READER_PATIENCE: Duration = Duration::from_secs(10);
+
+impl Store {
+    /// A store holding these balances.
+    pub fn new(balances: &[(&str, i64)]) -> Store {
+        let data = balances.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+        Store { inner: Arc::new(StoreInner { state: Mutex::new(StoreState { data, ..StoreState::default() }), changed: Condvar::new() }) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, StoreState> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waiting for a lock that this very thread holds would wait for ever:
+    /// say so instead.
+    fn not_held_by_me(st: &StoreState, what: &str) {
+        if st.holder == Some(std::thread::current().id()) {
+            panic!("{what} was called while this thread holds the store's lock (its StoreGuard is alive), so it would wait for ever: go through the guard instead");
         }
-        expect("after the guard was dropped", 1)?;
-        let early = |fail: bool| -> Result<(), String> {
-            let _cleanup = defer(counting());
-            if fail {
-                Err("something failed")?;
+    }
+
+    /// Waits until no guard holds the lock.
+    fn wait_until_free<'a>(&'a self, mut st: MutexGuard<'a, StoreState>) -> MutexGuard<'a, StoreState> {
+        if st.holder.is_some() {
+            st.waiting += 1;
+            self.inner.changed.notify_all(); // the judge's writer may be waiting to see a waiter
+            st = self.inner.changed.wait_while(st, |s| s.holder.is_some()).unwrap_or_else(|e| e.into_inner());
+            st.waiting -= 1;
+        }
+        st
+    }
+
+    /// Takes the store's lock (waiting while another guard holds it). Until
+    /// the guard is dropped, other threads' `lock`, `get`, `set` and
+    /// `snapshot` wait.
+    pub fn lock(&self) -> StoreGuard {
+        let st = self.state();
+        Self::not_held_by_me(&st, "store.lock()");
+        let mut st = self.wait_until_free(st);
+        st.holder = Some(std::thread::current().id());
+        st.log.push("locked".into());
+        StoreGuard { store: self.clone(), _not_send: PhantomData }
+    }
+
+    /// The balance of `key`, if it exists (waits while a guard holds the lock).
+    pub fn get(&self, key: &str) -> Option<i64> {
+        let st = self.state();
+        Self::not_held_by_me(&st, "store.get()");
+        let st = self.wait_until_free(st);
+        let value = st.data.get(key).copied();
+        drop(self.hand_off(st));
+        value
+    }
+
+    /// Sets `key` to `value`, creating it if needed, and returns the value
+    /// it had. Takes the lock for this one change only.
+    pub fn set(&self, key: &str, value: i64) -> Option<i64> {
+        let st = self.state();
+        Self::not_held_by_me(&st, "store.set()");
+        let st = self.hand_off(st);
+        self.wait_until_free(st).change(key, Some(value), " (store.set: locked for this one change)")
+    }
+
+    /// Removes `key` and returns the value it had. Takes the lock for this
+    /// one change only.
+    pub fn remove(&self, key: &str) -> Option<i64> {
+        let st = self.state();
+        Self::not_held_by_me(&st, "store.remove()");
+        let st = self.hand_off(st);
+        self.wait_until_free(st).change(key, None, " (store.remove: locked for this one change)")
+    }
+
+    /// A copy of every balance (waits while a guard holds the lock).
+    pub fn snapshot(&self) -> BTreeMap<String, i64> {
+        let st = self.state();
+        Self::not_held_by_me(&st, "store.snapshot()");
+        let st = self.wait_until_free(st);
+        let all = st.data.clone();
+        drop(self.hand_off(st));
+        all
+    }
+
+    /// Whether a guard holds the lock now.
+    pub fn is_locked(&self) -> bool {
+        self.state().holder.is_some()
+    }
+
+    /// What happened to the store so far, one line per event.
+    pub fn log(&self) -> Vec<String> {
+        self.state().log.clone()
+    }
+
+    /// Where the judge's other thread comes in: before every change and
+    /// after every read, it is asked in (unless nothing changed since it
+    /// last read), and the caller waits until it has been (the lock was
+    /// free) or is seen waiting for the lock (a guard holds it). A guard
+    /// that is dropped while it waits lets it in before anyone can lock
+    /// again. So if the lock is ever free between two steps of one
+    /// transaction, the other thread gets in there, every run, not once in
+    /// a million.
+    fn hand_off<'a>(&'a self, mut st: MutexGuard<'a, StoreState>) -> MutexGuard<'a, StoreState> {
+        let version = st.version;
+        if let Some(w) = st.watch.as_mut().filter(|w| !w.asked && !w.stop && w.read_at != Some(version)) {
+            w.asked = true;
+            self.inner.changed.notify_all();
+            st = self
+                .inner
+                .changed
+                .wait_timeout_while(st, READER_PATIENCE, |s| s.watch().is_some_and(|w| w.asked) && s.waiting == 0)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        st
+    }
+
+    /// The judge's other thread: each time it is asked, it waits until the
+    /// lock is free and reads everything, as another thread of the program
+    /// would; or, with a deposit to make, makes it (a read and a write) and
+    /// stops.
+    fn read_when_asked(&self) {
+        let changed = &self.inner.changed;
+        let mut st = self.state();
+        loop {
+            st = changed.wait_while(st, |s| s.watch().is_some_and(|w| !w.asked)).unwrap_or_else(|e| e.into_inner());
+            if st.watch().is_none() {
+                return;
             }
+            if st.holder.is_some() {
+                st.waiting += 1;
+                st.log.push("another thread waits for the lock".into());
+                if let Some(w) = st.watch.as_mut() {
+                    w.waiting_for_lock = true;
+                }
+                changed.notify_all();
+                st = changed.wait_while(st, |s| s.holder.is_some() && s.watch().is_some()).unwrap_or_else(|e| e.into_inner());
+                st.waiting -= 1;
+                if let Some(w) = st.watch.as_mut() {
+                    w.waiting_for_lock = false;
+                }
+                if st.watch().is_none() {
+                    return;
+                }
+            }
+            if let Some((key, amount)) = st.watch.as_mut().and_then(|w| w.deposit.take()) {
+                let had = st.data.get(&key).copied().unwrap_or(0);
+                st.change(&key, Some(had + amount), &format!(" (another thread deposits {amount})"));
+                if let Some(w) = st.watch.as_mut() {
+                    w.asked = false;
+                    w.stop = true;
+                }
+                changed.notify_all();
+                return;
+            }
+            let seen = st.data.clone();
+            st.log.push(format!("another thread reads {}", show(&seen)));
+            let version = st.version;
+            if let Some(w) = st.watch.as_mut() {
+                w.seen.push(seen);
+                w.read_at = Some(version);
+                w.asked = false;
+            }
+            changed.notify_all();
+        }
+    }
+}
+
+/// The store's lock, held: reads and changes through it happen while no
+/// other thread can look. Dropping it unlocks. Like `MutexGuard`, it is not
+/// `Send`: the thread that locked is the one that unlocks.
+pub struct StoreGuard {
+    store: Store,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl StoreGuard {
+    /// The balance of `key`, if it exists.
+    pub fn get(&self, key: &str) -> Option<i64> {
+        let st = self.store.state();
+        let value = st.data.get(key).copied();
+        drop(self.store.hand_off(st));
+        value
+    }
+
+    /// Sets `key` to `value`, creating it if needed; returns the value it
+    /// had (`None`: it did not exist).
+    pub fn set(&mut self, key: &str, value: i64) -> Option<i64> {
+        let st = self.store.state();
+        self.store.hand_off(st).change(key, Some(value), "")
+    }
+
+    /// Removes `key`; returns the value it had.
+    pub fn remove(&mut self, key: &str) -> Option<i64> {
+        let st = self.store.state();
+        self.store.hand_off(st).change(key, None, "")
+    }
+
+    /// A copy of every balance.
+    pub fn snapshot(&self) -> BTreeMap<String, i64> {
+        let st = self.store.state();
+        let all = st.data.clone();
+        drop(self.store.hand_off(st));
+        all
+    }
+}
+
+impl Drop for StoreGuard {
+    fn drop(&mut self) {
+        let mut st = self.store.state();
+        st.holder = None;
+        st.log.push("unlocked".into());
+        self.store.inner.changed.notify_all();
+        // In the judge: the other thread waiting for the lock gets in now,
+        // before this thread can take the lock again (see `Store::hand_off`).
+        if st.watch().is_some_and(|w| w.waiting_for_lock) {
+            let _ = self.store.inner.changed.wait_timeout_while(st, READER_PATIENCE, |s| s.watch().is_some_and(|w| w.asked));
+        }
+    }
+}
+
+/// What the transaction exercise's `Transaction` offers; the judge works
+/// the learner's type through it.
+pub trait Transact {
+    /// The balance of `key` as this transaction sees it (its own changes included).
+    fn get(&self, key: &str) -> Option<i64>;
+    /// Sets `key` to `value` (creating it if needed) as part of the transaction.
+    fn set(&mut self, key: &str, value: i64);
+    /// Ends the transaction and keeps its changes.
+    fn commit(self);
+}
+
+/// [`Transact`] behind a `Box`, so the judge is compiled once, here, and
+/// not again for every learner's type.
+trait BoxedTransact {
+    fn get(&self, key: &str) -> Option<i64>;
+    fn set(&mut self, key: &str, value: i64);
+    fn commit(self: Box<Self>);
+}
+
+impl<T: Transact> BoxedTransact for T {
+    fn get(&self, key: &str) -> Option<i64> {
+        Transact::get(self, key)
+    }
+    fn set(&mut self, key: &str, value: i64) {
+        Transact::set(self, key, value)
+    }
+    fn commit(self: Box<Self>) {
+        Transact::commit(*self)
+    }
+}
+
+type Tx = Box<dyn BoxedTransact>;
+type BeginFn = Box<dyn Fn(&Store) -> Tx + Send>;
+
+/// A store with the judge's other thread attached (see
+/// [`Store::hand_off`]); dropping it stops that thread.
+struct Watched {
+    store: Store,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watched {
+    /// A store with `balances`, and a thread that reads it at every hand-off
+    /// or, given `deposit`, deposits once, at the first.
+    fn new(balances: &[(&str, i64)], deposit: Option<(&str, i64)>) -> Result<Watched, String> {
+        let store = Store::new(balances);
+        store.state().watch = Some(Watch { deposit: deposit.map(|(k, v)| (k.to_string(), v)), ..Watch::default() });
+        let theirs = store.clone();
+        let reader = std::thread::Builder::new()
+            .name("reader".into())
+            .spawn(move || theirs.read_when_asked())
+            .map_err(|e| format!("could not start the check's other thread: {e}"))?;
+        Ok(Watched { store, reader: Some(reader) })
+    }
+
+    /// Waits (bounded) until the other thread has done what it was asked to.
+    fn settle(&self) {
+        let st = self.store.state();
+        let _ = self.store.inner.changed.wait_timeout_while(st, READER_PATIENCE, |s| s.watch().is_some_and(|w| w.asked));
+    }
+
+    /// What the store holds now, read without a hand-off.
+    fn holds(&self) -> BTreeMap<String, i64> {
+        self.store.state().data.clone()
+    }
+
+    fn seen(&self) -> Vec<BTreeMap<String, i64>> {
+        self.store.state().watch.as_ref().map(|w| w.seen.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let Some(w) = self.store.state().watch.as_mut() {
+            w.stop = true;
+        }
+        self.store.inner.changed.notify_all();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// Every transaction of the judge starts from these balances.
+const OPENING: &[(&str, i64)] = &[("alice", 100), ("bob", 50)];
+
+fn balances(list: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    list.iter().map(|&(k, v)| (k.to_string(), v)).collect()
+}
+
+/// What differs between the store `found` and what was `expected`.
+fn differences(found: &BTreeMap<String, i64>, expected: &BTreeMap<String, i64>) -> String {
+    let keys: std::collections::BTreeSet<&String> = found.keys().chain(expected.keys()).collect();
+    let mut out = Vec::new();
+    for k in keys {
+        match (found.get(k), expected.get(k)) {
+            (Some(f), Some(e)) if f != e => out.push(format!("{k} is {f} (expected {e})")),
+            (Some(f), None) => out.push(format!("{k} is {f} (expected no {k}: it did not exist at begin)")),
+            (None, Some(e)) => out.push(format!("{k} is missing (expected {e})")),
+            _ => {}
+        }
+    }
+    out.join(", ")
+}
+
+/// Moves `amount` from `from` to `to` inside a transaction, one change at
+/// a time, the way a program would: read, write, read, write. Stops with an
+/// error, before its second change, if `to` does not exist.
+fn move_money(tx: &mut dyn BoxedTransact, from: &str, to: &str, amount: i64) -> Result<(), String> {
+    let have = tx.get(from).ok_or(format!("there is no account {from}"))?;
+    tx.set(from, have - amount);
+    let got = tx.get(to).ok_or(format!("there is no account {to}"))?;
+    tx.set(to, got + amount);
+    Ok(())
+}
+
+/// Runs one way through a transaction (`path`, as the learner will read it)
+/// on a fresh store with the other thread attached (reading, or making
+/// `deposit`), then checks: the lock is free, the store holds `expect`, and
+/// the reader never saw anything but the opening balances or `expect`.
+fn one_path(
+    path: &str,
+    deposit: Option<(&str, i64)>,
+    expect: &[(&str, i64)],
+    because: &str,
+    body: impl FnOnce(&Store) -> Result<(), String>,
+) -> Result<(), String> {
+    let watched = Watched::new(OPENING, deposit)?;
+    let store = &watched.store;
+    exercise::call(|| body(store)).map_err(|m| format!("{path}: your code panicked: {m}"))?.map_err(|e| format!("{path}: {e}"))?;
+    let log = || store.log().join("; ");
+    if store.is_locked() {
+        return Err(format!(
+            "{path}: afterwards the store is still locked, so no other thread could ever use it again \
+             (a guard that is never dropped, for instance one inside a value passed to std::mem::forget, never unlocks). What happened: {}",
+            log()
+        ));
+    }
+    watched.settle();
+    let found = watched.holds();
+    let expected = balances(expect);
+    if found != expected {
+        return Err(format!("{path}: afterwards {}; {because}. What happened: {}", differences(&found, &expected), log()));
+    }
+    let opening = balances(OPENING);
+    if let Some(half) = watched.seen().into_iter().find(|s| *s != opening && *s != expected) {
+        return Err(format!(
+            "{path}: another thread read the store between two of the transaction's changes and saw {}: half a transaction \
+             (at begin {}, at the end {}). The store's lock was free between those changes. What happened: {}",
+            show(&half),
+            show(&opening),
+            show(&expected),
+            log()
+        ));
+    }
+    Ok(())
+}
+
+/// Exercise "transaction": judges `begin(store)`, which returns a
+/// `Transaction` ([`Transact`]) whose changes stay if it is committed and
+/// are undone on every other way out: `?`, an early return, the end of a
+/// scope, a panic. While it is open, no other thread may see its changes
+/// half done: the judge's reader thread tries to read before each change
+/// (see [`Store::hand_off`]). `T` is the learner's transaction type.
+pub fn judge_transaction<T: Transact + 'static>(begin: fn(&Store) -> T) -> Verdict {
+    judge_transaction_dyn(Box::new(move |store| Box::new(begin(store)) as Tx))
+}
+
+fn judge_transaction_dyn(begin: BeginFn) -> Verdict {
+    exercise::run(exercise::DEFAULT_LIMIT, move || {
+        let kept = "after commit the changes must stay";
+        let undone = "the transaction was not committed, so everything must be as at begin";
+        let transfer = |store: &Store| {
+            let mut tx = begin(store);
+            move_money(&mut *tx, "alice", "bob", 30).map_err(|e| format!("{e}, said your transaction's get(), but the store has alice = 100, bob = 50"))?;
+            tx.commit();
             Ok(())
         };
-        let _ = early(true);
-        expect("after an early return with `?`", 1)?;
-        let _ = early(false);
-        expect("after a normal return", 1)?;
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _cleanup = defer(counting());
-            panic!("boom");
-        }));
-        expect("after a panic", 1)?;
-        {
-            let _first = defer(counting());
-            let _second = defer(counting());
-        }
-        expect("after two guards went out of scope", 2)?;
-        Ok("the action runs exactly once, when the guard is dropped: at the end of a scope, on `?`, and on a panic".into())
+        one_path("commit (30 moved from alice to bob, then commit)", None, &[("alice", 70), ("bob", 80)], kept, transfer)?;
+        one_path(
+            "commit while another thread deposits (30 moved from alice to bob, then commit; right after the transaction first read the store, \
+             another thread set out to deposit 5 into alice)",
+            Some(("alice", 5)),
+            &[("alice", 75), ("bob", 80)],
+            "the deposit must not be lost: while the transaction runs, the other thread must wait for it",
+            transfer,
+        )?;
+        // Pays `amount` from alice to `to` and commits, unless `to` does
+        // not exist (`?`) or alice ends up below zero (`return`).
+        let pay = |store: &Store, to: &str, amount: i64| -> Result<(), String> {
+            let mut tx = begin(store);
+            move_money(&mut *tx, "alice", to, amount)?;
+            if tx.get("alice").unwrap_or(0) < 0 {
+                return Err("alice would be overdrawn".into());
+            }
+            tx.commit();
+            Ok(())
+        };
+        one_path(
+            "`?` (30 taken from alice for dave, who has no account: `tx.get(\"dave\").ok_or(..)?` returned early, no commit)",
+            None,
+            OPENING,
+            undone,
+            |store| {
+                let _ = pay(store, "dave", 30);
+                Ok(())
+            },
+        )?;
+        one_path(
+            "early return (120 moved from alice to bob, then alice found below zero: `return Err(..)`, no commit)",
+            None,
+            OPENING,
+            undone,
+            |store| {
+                let _ = pay(store, "bob", 120);
+                Ok(())
+            },
+        )?;
+        one_path("end of scope (30 moved from alice to bob, and the transaction dropped without commit)", None, OPENING, undone, |store| {
+            let mut tx = begin(store);
+            let _ = move_money(&mut *tx, "alice", "bob", 30);
+            Ok(())
+        })?;
+        one_path(
+            "a key changed twice and a new key (alice set to 70 then 40, carol created with 10, dropped without commit)",
+            None,
+            OPENING,
+            undone,
+            |store| {
+                let mut tx = begin(store);
+                tx.set("alice", 70);
+                tx.set("alice", 40);
+                tx.set("carol", 10);
+                Ok(())
+            },
+        )?;
+        one_path("commit of a new key (carol created with 10 taken from alice, then commit)", None, &[("alice", 90), ("bob", 50), ("carol", 10)], kept, |store| {
+            let mut tx = begin(store);
+            tx.set("carol", 10);
+            tx.set("alice", 90);
+            tx.commit();
+            Ok(())
+        })?;
+        const BROKE: &str = "the card reader failed";
+        one_path("a panic (30 moved from alice to bob, then a panic before commit)", None, OPENING, undone, |store| {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut tx = begin(store);
+                let _ = move_money(&mut *tx, "alice", "bob", 30);
+                panic!("{BROKE}");
+            }));
+            match outcome {
+                Err(p) if exercise::panic_message(p.as_ref()) == BROKE => Ok(()),
+                Err(p) => std::panic::resume_unwind(p), // the learner's own panic
+                Ok(()) => Ok(()),
+            }
+        })?;
+        Ok("commit keeps the changes; without it they are undone on every way out (`?`, an early return, the end of a scope, a panic), \
+            also for a key changed twice and a key that did not exist; and another thread that tried to read or write during a transaction \
+            waited for its end every time"
+            .into())
     })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,11 +970,79 @@ mod tests {
         assert!(judge_lease(right).passed());
     }
 
-    struct Now;
+    /// Right, the other way: a snapshot at begin, put back on drop.
+    struct Snapshot {
+        guard: StoreGuard,
+        at_begin: Option<BTreeMap<String, i64>>,
+    }
+    fn begin_snapshot(store: &Store) -> Snapshot {
+        let guard = store.lock();
+        let at_begin = Some(guard.snapshot());
+        Snapshot { guard, at_begin }
+    }
+    impl Transact for Snapshot {
+        fn get(&self, key: &str) -> Option<i64> {
+            self.guard.get(key)
+        }
+        fn set(&mut self, key: &str, value: i64) {
+            self.guard.set(key, value);
+        }
+        fn commit(mut self) {
+            self.at_begin = None;
+        }
+    }
+    impl Drop for Snapshot {
+        fn drop(&mut self) {
+            if let Some(at_begin) = self.at_begin.take() {
+                for key in self.guard.snapshot().keys().filter(|k| !at_begin.contains_key(*k)) {
+                    self.guard.remove(key);
+                }
+                for (key, value) in at_begin {
+                    self.guard.set(&key, value);
+                }
+            }
+        }
+    }
 
     #[test]
-    fn defer_judge() {
-        // Wrong guards: crate::wrong_answers.
-        assert_eq!(judge_defer(|_| -> Now { todo!() }), Verdict::NotSolved);
+    fn transaction_judge() {
+        // The reference (an undo log) is checked in crate::exercises, wrong
+        // transactions in crate::wrong_answers.
+        assert!(judge_transaction(begin_snapshot).passed(), "{}", judge_transaction(begin_snapshot));
+        assert_eq!(judge_transaction(|_| -> Starter { todo!() }), Verdict::NotSolved);
+        assert_eq!(judge_transaction(|_| Starter), Verdict::NotSolved);
+    }
+
+    /// The starter cell's transaction.
+    struct Starter;
+    impl Transact for Starter {
+        fn get(&self, _: &str) -> Option<i64> {
+            todo!()
+        }
+        fn set(&mut self, _: &str, _: i64) {
+            todo!()
+        }
+        fn commit(self) {
+            todo!()
+        }
+    }
+
+    #[test]
+    fn store_guard_holds_the_lock_and_logs() {
+        let store = Store::new(&[("alice", 100)]);
+        let mut guard = store.lock();
+        assert!(store.is_locked());
+        assert_eq!(guard.set("carol", 5), None);
+        assert_eq!(guard.remove("carol"), Some(5));
+        // Waiting for our own lock would hang: it panics with a reason instead.
+        let again = exercise::quietly(|| store.set("alice", 1));
+        assert!(again.unwrap_err().contains("would wait for ever"));
+        drop(guard);
+        assert!(!store.is_locked());
+        assert_eq!(store.set("alice", 90), Some(100));
+        assert_eq!(
+            store.log(),
+            ["locked", "carol: absent -> 5", "carol removed (was 5)", "unlocked", "alice: 100 -> 90 (store.set: locked for this one change)"]
+        );
     }
 }

@@ -19,11 +19,11 @@
 
 use crate::deadlock::Table;
 use crate::exercise::Verdict;
-use crate::guards::Pool;
+use crate::guards::{Pool, Store, StoreGuard, Transact};
 use crate::race::Bank;
 use crate::starvation::{ReadWrite, Semaphore, TicketLock};
 use crate::workqueue::{AgingQueue, WorkQueue};
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -180,10 +180,22 @@ wrong_answers! {
         checks_available_then_takes => checks_available_then_takes, says "two threads asking at once", says "unwrap";
         unwraps_take => unwraps_take, says "a fourth lease from a pool of 3 (all slots held) panicked";
     }
-    ch04_defer {
-        runs_at_once => runs_at_once, says "before the guard is dropped";
-        never_runs => never, says "after the guard was dropped";
-        skips_the_action_on_a_panic => unless_panicking, says "after a panic";
+    ch04_transaction {
+        commit_does_not_disarm => |s: &Store| undo_log(s, Slip::CommitKeepsTheUndo), says "commit (30 moved", says "alice is 100 (expected 70)";
+        never_rolls_back => |s: &Store| undo_log(s, Slip::NeverUndoes), says "`?` (30 taken", says "alice is 70 (expected 100)";
+        rolls_back_only_when_panicking => |s: &Store| undo_log(s, Slip::UndoesOnlyWhilePanicking), says "`?` (30 taken", says "alice is 70 (expected 100)";
+        undoes_oldest_first => |s: &Store| undo_log(s, Slip::UndoesOldestFirst), says "a key changed twice", says "alice is 70 (expected 100)";
+        remembers_only_the_last_change => |s: &Store| LastChangeOnly { guard: s.lock(), last: None }, says "early return", says "alice is -20 (expected 100)";
+        absent_key_undone_as_zero => |s: &Store| AbsentAsZero { guard: s.lock(), undo: Vec::new() }, says "and a new key", says "carol is 0 (expected no carol";
+        commit_forgets_the_guard => |s: &Store| undo_log(s, Slip::ForgetsItselfOnCommit), says "commit (30 moved", says "still locked";
+        // Schedule-dependent, these three: right whenever no other thread reads between two
+        // steps (the judge's reader gets in wherever the lock is free).
+        locks_for_each_change => |s: &Store| StepLocked::<false> { store: s.clone(), undo: Vec::new() }, says "another thread read the store between two of the transaction's changes", says "alice = 70, bob = 50";
+        lets_the_begin_guard_go => lets_the_begin_guard_go, says "half a transaction";
+        locks_inside_each_method => |s: &Store| StepLocked::<true> { store: s.clone(), undo: Vec::new() }, says "half a transaction", says "alice = 70, bob = 50";
+        // Schedule-dependent: right unless another thread writes between the transaction's
+        // first read and its commit (the judge's depositor comes in right after that read).
+        locks_only_at_commit => |s: &Store| Deferred { store: s.clone(), pending: BTreeMap::new() }, says "another thread deposits", says "alice is 70 (expected 75)";
     }
     ch12_philosophers {
         // Schedule-dependent: deadlocks only when all reach for their right fork at once.
@@ -645,29 +657,184 @@ impl Drop for Lease {
     }
 }
 
-struct Now;
-fn runs_at_once(action: Box<dyn FnOnce() + Send>) -> Now {
-    action();
-    Now
+/// An undo log with one slip in it (or none: `Slip::None` is right).
+#[derive(Clone, Copy, PartialEq)]
+enum Slip {
+    /// `commit(self) {}`: the drop that follows undoes everything anyway.
+    CommitKeepsTheUndo,
+    /// No rollback at all: a Drop that only unlocks.
+    NeverUndoes,
+    /// "Roll back when something went wrong", read as `thread::panicking()`:
+    /// `?` and `return` are not panics.
+    UndoesOnlyWhilePanicking,
+    /// Replays the undo log front to back.
+    UndoesOldestFirst,
+    /// `commit` does `mem::forget(self)`, so Drop is skipped: and with it
+    /// the guard's unlock.
+    ForgetsItselfOnCommit,
 }
-struct Never(#[allow(dead_code)] Box<dyn FnOnce() + Send>);
-fn never(action: Box<dyn FnOnce() + Send>) -> Never {
-    Never(action)
+struct UndoLog {
+    guard: StoreGuard,
+    undo: Vec<(String, Option<i64>)>,
+    slip: Slip,
+}
+fn undo_log(store: &Store, slip: Slip) -> UndoLog {
+    UndoLog { guard: store.lock(), undo: Vec::new(), slip }
+}
+impl Transact for UndoLog {
+    fn get(&self, key: &str) -> Option<i64> {
+        self.guard.get(key)
+    }
+    fn set(&mut self, key: &str, value: i64) {
+        let before = self.guard.set(key, value);
+        self.undo.push((key.to_string(), before));
+    }
+    fn commit(mut self) {
+        match self.slip {
+            Slip::CommitKeepsTheUndo => {}
+            Slip::ForgetsItselfOnCommit => std::mem::forget(self),
+            _ => self.undo.clear(),
+        }
+    }
+}
+impl Drop for UndoLog {
+    fn drop(&mut self) {
+        let undo = std::mem::take(&mut self.undo);
+        let ordered: Vec<_> = match self.slip {
+            Slip::NeverUndoes => return,
+            Slip::UndoesOnlyWhilePanicking if !std::thread::panicking() => return,
+            Slip::UndoesOldestFirst => undo,
+            _ => undo.into_iter().rev().collect(),
+        };
+        for (key, before) in ordered {
+            put_back(&mut self.guard, &key, before);
+        }
+    }
 }
 
-/// Wrong: "don't clean up in the middle of a panic".
-struct UnlessPanicking(Option<Box<dyn FnOnce() + Send>>);
-impl Drop for UnlessPanicking {
+/// Remembers one change: the last.
+struct LastChangeOnly {
+    guard: StoreGuard,
+    last: Option<(String, Option<i64>)>,
+}
+impl Transact for LastChangeOnly {
+    fn get(&self, key: &str) -> Option<i64> {
+        self.guard.get(key)
+    }
+    fn set(&mut self, key: &str, value: i64) {
+        let before = self.guard.set(key, value);
+        self.last = Some((key.to_string(), before));
+    }
+    fn commit(mut self) {
+        self.last = None;
+    }
+}
+impl Drop for LastChangeOnly {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
-            if let Some(action) = self.0.take() {
-                action();
+        if let Some((key, before)) = self.last.take() {
+            put_back(&mut self.guard, &key, before);
+        }
+    }
+}
+
+/// Remembers `get(key).unwrap_or(0)` before each change, so a key that did
+/// not exist comes back as 0 instead of going away.
+struct AbsentAsZero {
+    guard: StoreGuard,
+    undo: Vec<(String, i64)>,
+}
+impl Transact for AbsentAsZero {
+    fn get(&self, key: &str) -> Option<i64> {
+        self.guard.get(key)
+    }
+    fn set(&mut self, key: &str, value: i64) {
+        self.undo.push((key.to_string(), self.guard.get(key).unwrap_or(0)));
+        self.guard.set(key, value);
+    }
+    fn commit(mut self) {
+        self.undo.clear();
+    }
+}
+impl Drop for AbsentAsZero {
+    fn drop(&mut self) {
+        while let Some((key, v)) = self.undo.pop() {
+            self.guard.set(&key, v);
+        }
+    }
+}
+
+/// Right undo, but the lock is held for one step at a time: with
+/// `GUARDED`, each method takes a guard for its own step and lets go when it
+/// returns; without, it calls `store.set` (locked for that one change).
+struct StepLocked<const GUARDED: bool> {
+    store: Store,
+    undo: Vec<(String, Option<i64>)>,
+}
+impl<const GUARDED: bool> Transact for StepLocked<GUARDED> {
+    fn get(&self, key: &str) -> Option<i64> {
+        if GUARDED {
+            self.store.lock().get(key)
+        } else {
+            self.store.get(key)
+        }
+    }
+    fn set(&mut self, key: &str, value: i64) {
+        let before = if GUARDED { self.store.lock().set(key, value) } else { self.store.set(key, value) };
+        self.undo.push((key.to_string(), before));
+    }
+    fn commit(mut self) {
+        self.undo.clear();
+    }
+}
+impl<const GUARDED: bool> Drop for StepLocked<GUARDED> {
+    fn drop(&mut self) {
+        while let Some((key, before)) = self.undo.pop() {
+            match (GUARDED, before) {
+                (true, _) => put_back(&mut self.store.lock(), &key, before),
+                (false, Some(v)) => drop(self.store.set(&key, v)),
+                (false, None) => drop(self.store.remove(&key)),
             }
         }
     }
 }
-fn unless_panicking(action: Box<dyn FnOnce() + Send>) -> UnlessPanicking {
-    UnlessPanicking(Some(action))
+
+/// Gives `key` its value from `before` a change (`None`: it did not exist).
+fn put_back(guard: &mut StoreGuard, key: &str, before: Option<i64>) {
+    match before {
+        Some(v) => guard.set(key, v),
+        None => guard.remove(key),
+    };
+}
+
+/// Keeps its changes aside and writes them all at commit, under the lock
+/// ("nobody can see half of it"; and an uncommitted transaction needs no
+/// undo). But what it read before commit may be stale by then: another
+/// thread's change in between is overwritten.
+struct Deferred {
+    store: Store,
+    pending: BTreeMap<String, i64>,
+}
+impl Transact for Deferred {
+    fn get(&self, key: &str) -> Option<i64> {
+        self.pending.get(key).copied().or_else(|| self.store.get(key))
+    }
+    fn set(&mut self, key: &str, value: i64) {
+        self.pending.insert(key.to_string(), value);
+    }
+    fn commit(mut self) {
+        let mut guard = self.store.lock();
+        for (key, value) in std::mem::take(&mut self.pending) {
+            guard.set(&key, value);
+        }
+    }
+}
+
+/// Takes the lock in `begin`, "so the transaction is protected", but `let _
+/// = ` drops the guard on the spot; every change then goes through
+/// `store.set`.
+fn lets_the_begin_guard_go(store: &Store) -> StepLocked<false> {
+    let _ = store.lock();
+    StepLocked { store: store.clone(), undo: Vec::new() }
 }
 
 // --- ch12 ----------------------------------------------------------------------
