@@ -21,7 +21,7 @@
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 00, 02 |
 //! | [`workqueue`] | work queues and priority queues (with aging) shared by a pool of threads | 03 |
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
-//! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool | 04 |
+//! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, a store for transactions | 04 |
 //! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops | 06, 07, 08, 15 |
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
