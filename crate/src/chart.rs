@@ -119,6 +119,18 @@ fn frame<'a, 'b>(area: &'a Area<'b>, title: &str, y_labels: u32) -> ChartBuilder
     builder
 }
 
+/// The plot's height in pixels, roughly: the chart less its title, footer,
+/// margins and x-axis labels.
+const PLOT_PX: f64 = (HEIGHT - FOOTER) as f64 - 100.0;
+
+/// The top of a y axis that keeps the band the legend needs (`entries`
+/// lines, drawn in an upper corner) empty above `data_top`, so that the
+/// legend never covers data.
+fn with_legend_room(data_top: f64, entries: usize) -> f64 {
+    let fraction = ((entries.max(1) as f64 * 19.0 + 28.0) / PLOT_PX).min(0.6);
+    data_top / (1.0 - fraction)
+}
+
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Style {
@@ -219,7 +231,7 @@ where
 pub fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log_x: bool) -> Chart {
     let (x0, x1) = range_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
     let (_, y1) = range_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
-    let y_max = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
+    let y_max = with_legend_room(if y1 > 0.0 { y1 * 1.02 } else { 1.0 }, series.len());
     render(title, |area| {
         let mut builder = frame(area, title, 56);
         if log_x {
@@ -261,7 +273,7 @@ pub fn speedup_width(points: &[SpeedupPoint]) -> f64 {
 /// computed by the caller over `1..=speedup_width(points)`).
 pub fn speedup(title: &str, points: &[SpeedupPoint], models: &[Series]) -> Chart {
     let n_max = speedup_width(points);
-    let y_top = points.iter().map(|p| p.max).fold(n_max, f64::max) * 1.1;
+    let y_top = with_legend_room(points.iter().map(|p| p.max).fold(n_max, f64::max) * 1.02, models.len() + 2);
     render(title, |area| {
         let mut chart = frame(area, title, 56).build_cartesian_2d(0.5..n_max + 0.5, 0.0..y_top)?;
         chart
@@ -326,7 +338,7 @@ pub fn bars(title: &str, y_desc: &str, groups: &[Group]) -> Chart {
             names.push(b.series.clone());
         }
     }
-    let y_top = groups.iter().flat_map(|g| &g.bars).map(|b| b.max.max(b.value)).fold(0.0, f64::max).max(1e-12) * 1.35; // headroom for the legend
+    let y_top = with_legend_room(groups.iter().flat_map(|g| &g.bars).map(|b| b.max.max(b.value)).fold(0.0, f64::max).max(1e-12) * 1.02, names.len());
     let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
     render(title, |area| {
         let n = groups.len().max(1) as f64;
@@ -376,7 +388,7 @@ pub fn histogram(title: &str, x_desc: &str, values: &[f64], bins: usize) -> Char
         let i = (((v - lo) / width) as usize).min(bins - 1);
         counts[i] += 1;
     }
-    let y_top = counts.iter().copied().max().unwrap_or(1) as f64 * 1.15;
+    let y_top = with_legend_room(counts.iter().copied().max().unwrap_or(1) as f64, 1);
     render(title, |area| {
         let mut chart = frame(area, title, 56).build_cartesian_2d(lo..lo + width * bins as f64, 0.0..y_top.max(1.0))?;
         chart
@@ -424,7 +436,10 @@ pub fn timeline(title: &str, rows: &[String], bands: &[Band], segments: &[Segmen
     let n_rows = rows.len().max(1);
     let names: Vec<String> = rows.to_vec();
     render(title, |area| {
-        let mut chart = frame(area, title, 90).build_cartesian_2d(0.0..t_end * 1.25, -0.5..n_rows as f64 - 0.5)?;
+        // Empty rows above the threads make the legend's band (see `with_legend_room`).
+        let used = bands.iter().enumerate().filter(|(b, _)| segments.iter().any(|s| s.band == *b)).count();
+        let top = with_legend_room(n_rows as f64, used) - 0.5;
+        let mut chart = frame(area, title, 90).build_cartesian_2d(0.0..t_end * 1.02, -0.5..top)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
