@@ -14,6 +14,7 @@
 //! | [`progress`] | which exercises you have passed, per chapter (`progress()`) | all |
 //! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
 //! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 14 |
+//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02 |
 //! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03 |
 //! | [`basics`] | splitting work, results from threads | 00 |
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03 |
@@ -44,6 +45,7 @@ pub mod amdahl;
 pub mod basics;
 pub mod chart;
 pub mod compiler;
+pub mod cpython;
 pub mod contention;
 pub mod deadlock;
 pub mod exercise;
@@ -104,6 +106,7 @@ pub mod prelude {
     pub use crate::basics;
     pub use crate::chart::{self, Chart, Series};
     pub use crate::compiler;
+    pub use crate::cpython;
     pub use crate::contention;
     pub use crate::deadlock::{self, Board, Lock, Stuck};
     pub use crate::check;
