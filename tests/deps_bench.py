@@ -12,7 +12,7 @@ Prints, per step: the set-up cell (the `:dep`), the first `let`, the median
 trivial cell, and the time from kernel start to the chart.
 
 CONFIG is a comma-separated feature list (`web`, `image,rcu`) or `all`;
-default: async web image server rcu testing all; `none` runs core only.
+default: async web image server rcu schedules testing all; `none` runs core only.
 """
 
 import argparse
@@ -29,7 +29,7 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from notebooks import execute  # noqa: E402  (the harness, not a package)
 
-ALL = ["async", "web", "image", "server", "rcu", "testing"]
+ALL = ["async", "web", "image", "server", "rcu", "schedules", "testing"]
 
 
 def notebook(features):
