@@ -16,7 +16,7 @@
 //! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 14 |
 //! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03 |
 //! | [`basics`] | splitting work, results from threads | 00 |
-//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03 |
+//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 00, 02 |
 //! | [`workqueue`] | work queues and priority queues (with aging) shared by a pool of threads | 03 |

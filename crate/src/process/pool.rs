@@ -261,13 +261,10 @@ pub fn judge_reliable_pool(f: PoolRun) -> Verdict {
         // 4. Every worker dies: `exit` kills whoever takes it.
         let jobs = vec![is_prime_job(2), ("exit".to_string(), json!({"code": 3})), is_prime_job(101)];
         let what = "[is_prime 2, exit, is_prime 101] on 2 workers, where `exit` kills every worker that takes it";
-        match run_pool(f, 2, jobs).map_err(|e| format!("{what}: {e}"))? {
-            Ok(got) => {
-                return Err(format!(
-                    "{what}: your pool returned Ok({got:?}), but the `exit` job can never be answered: once every worker is dead, return an Err that says which jobs were left"
-                ))
-            }
-            Err(_) => {}
+        if let Ok(got) = run_pool(f, 2, jobs).map_err(|e| format!("{what}: {e}"))? {
+            return Err(format!(
+                "{what}: your pool returned Ok({got:?}), but the `exit` job can never be answered: once every worker is dead, return an Err that says which jobs were left"
+            ));
         }
         Ok("every answer right and in job order on 3 workers; two workers side by side (meet); two workers killed mid-job and their jobs done by others; an error, not a hang, when every worker died".into())
     })
@@ -435,9 +432,10 @@ fn check_run(what: &str, parts: &[Vec<u64>], run: &Run) -> Result<(), String> {
 /// consumers idle in between; and then everything at once, many times.
 pub fn judge_poison_pill(pair: PoisonPill) -> Verdict {
     exercise::run(Duration::from_secs(120), move || {
-        let ten = BOOK_NUMBERS.to_vec();
+        let ten = vec![BOOK_NUMBERS.to_vec()];
         let what = "3 consumers waiting in take() before 1 producer puts the ten numbers";
-        check_run(what, &[ten.clone()], &run_pill(pair, &[ten.clone()], 3, true, false).map_err(|e| format!("{what}: {e}"))?)?;
+        check_run(what, &ten, &run_pill(pair, &ten, 3, true, false).map_err(|e| format!("{what}: {e}"))?)?;
+        let ten = &ten[0];
 
         let parts = vec![ten[..5].to_vec(), ten[5..].to_vec()];
         let what = "2 producers of 5 numbers each, the second starting once the first has returned and the 3 consumers are idle";
