@@ -285,11 +285,7 @@ where
 /// worker already dropped was reaped, and its pid may belong to someone
 /// else by now.
 fn kill_if_our_child(pid: u32) {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return };
-    // Fields after the command name (which may hold spaces), from ") ":
-    // state, then the parent's pid.
-    let parent = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)).and_then(|p| p.parse::<u32>().ok());
-    if parent == Some(std::process::id()) {
+    if crate::process::parent_of(pid) == Some(std::process::id()) {
         // SAFETY: kill(2) takes two integers and touches no memory of ours;
         // the pid is our own unreaped child, so it cannot have been reused.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };

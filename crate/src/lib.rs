@@ -17,13 +17,13 @@
 //! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02 |
 //! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03 |
 //! | [`basics`] | splitting work, results from threads | 00 |
-//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03 |
+//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 00, 02 |
 //! | [`workqueue`] | work queues and priority queues (with aging) shared by a pool of threads | 03 |
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
 //! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, a store for transactions | 04 |
-//! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops | 06, 07, 08, 15 |
+//! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops; the inbox of a pool | 06, 07, 08, 15 |
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
@@ -115,6 +115,7 @@ pub mod prelude {
     pub use crate::machine::{machine, Machine};
     pub use crate::measure::{self, measure, save_json, time, Stats};
     pub use crate::primes;
+    pub use crate::process::{self, Inbox, Msg, Worker};
     pub use crate::progress::progress;
     pub use crate::race;
     #[cfg(feature = "schedules")]

@@ -32,6 +32,9 @@
 //! ```
 
 pub mod jobs;
+pub mod pool;
+
+pub use pool::{judge_poison_pill, judge_reliable_pool, Inbox, Msg, PoisonPill, PoolRun, BOOK_NUMBERS};
 
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -120,6 +123,11 @@ impl Worker {
         self.child.id()
     }
 
+    /// How many jobs have been sent to this worker so far.
+    pub fn jobs_sent(&self) -> u64 {
+        self.next_id - 1
+    }
+
     /// Gives the worker `job` and waits at most `limit` for its answer:
     /// [`Worker::send`] then [`Worker::recv`].
     pub fn call(&mut self, job: &str, args: Value, limit: Duration) -> Result<Value, String> {
@@ -198,6 +206,54 @@ impl Worker {
         self.child.wait().map_err(|e| format!("could not collect worker {}'s exit status: {e}", self.pid()))
     }
 
+    /// True while the worker's process is running; false once it has
+    /// exited (it is then reaped, so no zombie is left). A pool asks this
+    /// after a failed call: an error reply comes from a live worker, a death
+    /// leaves a dead one, which takes no more jobs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends one line exactly as given (a newline is added) and gives back
+    /// the worker's reply line exactly as it came, waiting at most `limit`:
+    /// the wire itself, for showing the protocol and what the worker says
+    /// about a malformed request. Use [`Worker::call`] for real work.
+    pub fn exchange_line(&mut self, line: &str, limit: Duration) -> Result<String, String> {
+        let pid = self.pid();
+        if !self.waiting.is_empty() {
+            return Err(format!("worker {pid} still owes answers to jobs sent earlier: collect them with recv first"));
+        }
+        let Some(input) = self.input.as_mut() else {
+            return Err(format!("worker {pid}: its input was closed by join_timeout, it takes no more lines"));
+        };
+        if input.write_all(format!("{line}\n").as_bytes()).is_err() {
+            return Err(self.gone("(a raw line)"));
+        }
+        match self.replies.recv_timeout(limit) {
+            Ok(reply) => Ok(reply),
+            Err(RecvTimeoutError::Timeout) => Err(format!("worker {pid} did not answer the line within {} ms", limit.as_millis())),
+            Err(RecvTimeoutError::Disconnected) => Err(self.gone("(a raw line)")),
+        }
+    }
+
+    /// Asks the worker to stop (SIGTERM, what `kill PID` sends and what
+    /// Python's `terminate()` sends) and waits at most `limit` for it to
+    /// exit; a worker that ignores the request is then killed (SIGKILL).
+    /// Either way it is reaped, and its exit status comes back.
+    pub fn terminate(&mut self, limit: Duration) -> Result<ExitStatus, String> {
+        self.waiting.clear();
+        if self.child.try_wait().ok().flatten().is_none() {
+            // SAFETY: kill(2) takes two integers and touches no memory of ours;
+            // the pid is our child, not yet reaped (try_wait just said so), so
+            // it cannot belong to another process.
+            unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
+        }
+        match self.wait_for_exit(limit) {
+            Some(status) => Ok(status),
+            None => self.kill(),
+        }
+    }
+
     /// Closes the worker's input, which asks it to finish (it ends when its
     /// input ends, after the jobs already sent), and waits at most `limit`
     /// for it to exit. Like joining a thread, with a bound.
@@ -256,6 +312,29 @@ pub fn describe_exit(status: ExitStatus) -> String {
         (None, Some(signal)) => format!("killed by signal {signal}"),
         (None, None) => status.to_string(),
     }
+}
+
+/// The parent of process `pid`, from `/proc/PID/stat`; `None` when no such
+/// process exists (any more). A zombie (exited, not yet reaped) still has one.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces and brackets):
+    // state, then the parent's pid.
+    stat.rsplit_once(") ")?.1.split(' ').nth(1)?.parse().ok()
+}
+
+/// The processes whose parent is this one, running or zombie, in pid order.
+/// Zero after a cell means no worker outlived it: every one was reaped.
+pub fn children() -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut pids: Vec<u32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| parent_of(pid) == Some(me))
+        .collect();
+    pids.sort_unstable();
+    pids
 }
 
 /// Reads `from` line by line on a thread named `name`, handing each line to
@@ -501,10 +580,49 @@ mod tests {
         // Killed and reaped: no process of that pid is our child any more (not
         // even a zombie). (The pid could in principle be reused at once by an
         // unrelated process, which would not be our child.)
-        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok());
-        assert_ne!(parent, Some(std::process::id()));
+        assert_ne!(parent_of(pid), Some(std::process::id()));
+        assert!(!children().contains(&pid));
+    }
+
+    #[test]
+    fn process_terminate_alive_and_children() {
+        let mut w = worker();
+        let pid = w.pid();
+        assert!(w.alive() && children().contains(&pid) && parent_of(pid) == Some(std::process::id()));
+        w.send("sleep", json!({"ms": 60_000})).unwrap();
+        assert_eq!(w.terminate(BOUND).map(describe_exit), Ok("killed by signal 15".to_string()));
+        assert!(!w.alive() && !children().contains(&pid), "terminated and reaped");
+        // A worker that ignores SIGTERM is killed after the limit.
+        // (Its answer comes after the trap is set; an ignored signal stays
+        // ignored across exec.)
+        let mut stubborn = shell_worker(r#"trap '' TERM; read line; echo '{"id": 1, "ok": 1}'; exec sleep 60"#);
+        assert_eq!(stubborn.call("echo", json!(1), BOUND), Ok(json!(1)));
+        assert_eq!(stubborn.terminate(Duration::from_millis(100)).map(describe_exit), Ok("killed by signal 9".to_string()));
+    }
+
+    #[test]
+    fn process_raw_lines_show_the_wire() {
+        let mut w = worker();
+        let reply = w.exchange_line(r#"{"id": 1, "job": "is_prime", "args": {"n": 101}}"#, BOUND).unwrap();
+        assert_eq!(reply, r#"{"id":1,"ok":true}"#);
+        let reply = w.exchange_line("{not json", BOUND).unwrap();
+        assert!(reply.contains(r#""id":null"#) && reply.contains("not JSON"), "{reply}");
+        assert_eq!(w.call("echo", json!(3), BOUND), Ok(json!(3)), "ids still line up after raw lines");
+    }
+
+    #[test]
+    fn process_crash_once_dies_for_the_first_taker_only() {
+        let dir = std::env::temp_dir().join(format!("lab-crash-once-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = dir.join("token");
+        let job = json!({"token": token, "job": "is_prime", "args": {"n": 1327}});
+        let (mut first, mut second) = (worker(), worker());
+        let err = first.call("crash_once", job.clone(), BOUND).unwrap_err();
+        assert!(err.contains("exited (exit code 70) before answering job `crash_once`"), "{err}");
+        assert!(!first.alive());
+        assert_eq!(second.call("crash_once", job, BOUND), Ok(json!(true)));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

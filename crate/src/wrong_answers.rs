@@ -20,6 +20,10 @@
 use crate::deadlock::Table;
 use crate::exercise::Verdict;
 use crate::guards::{Pool, Store, StoreGuard, Transact};
+use crate::process::{Inbox, Msg, Worker};
+use serde_json::{json, Value};
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 use crate::race::Bank;
 use crate::starvation::{ReadWrite, Semaphore, TicketLock};
 use crate::workqueue::{AgingQueue, WorkQueue};
@@ -196,6 +200,28 @@ wrong_answers! {
         // Schedule-dependent: right unless another thread writes between the transaction's
         // first read and its commit (the judge's depositor comes in right after that read).
         locks_only_at_commit => |s: &Store| Deferred { store: s.clone(), pending: BTreeMap::new() }, says "another thread deposits", says "alice is 70 (expected 75)";
+    }
+    ch06_reliable_pool {
+        drops_the_job_of_a_dead_worker => flawed_pool::<POOL_DROPS_THE_JOB>, says "die mid-job", says "is null";
+        gives_up_when_one_worker_dies => flawed_pool::<POOL_GIVES_UP>, says "returned Err", says "still alive";
+        one_worker_at_a_time => one_worker_at_a_time, says "never had two workers busy at the same time";
+        waits_for_answers_that_never_come => flawed_pool::<POOL_WAITS_FOR_EVER>, says "`exit` kills every worker", says "did not finish within";
+        returns_ok_with_holes => flawed_pool::<POOL_OK_WITH_HOLES>, says "`exit` job can never be answered";
+        // Schedule-dependent: right when a worker dies with one job in flight;
+        // the check kills one (at job 0) that has a second job (job 1) on its way.
+        two_jobs_in_flight => two_jobs_in_flight, says "die mid-job", says "the answer to job 1 (is_prime 36) is null";
+    }
+    ch06_poison_pill {
+        // Schedule-dependent: right whenever the jobs are in before a consumer
+        // looks; the check lets the consumers look first.
+        checks_empty_then_exits => (produce_once, checks_empty_then_exits), says "before 1 producer", says "never done";
+        // Schedule-dependent: right with one producer, or when the producers
+        // finish together; the check runs the second after the first is done.
+        every_producer_sends_stops => (every_producer_sends_stops, consume_until_stop), says "the second starting once the first has returned", says "still in the inbox at the end: [513, 1327, 100000, 9999999, 433785907]";
+        one_stop_for_all => (one_stop_for_all, consume_until_stop), says "2 of 3 consumer(s) were still waiting in take()";
+        stops_before_jobs => (stops_before_jobs, consume_until_stop), says "never done";
+        ignores_the_stop => (produce_once, ignores_the_stop), says "3 of 3 consumer(s) were still waiting in take()";
+        computes_in_the_consumer => (produce_once, computes_in_the_consumer), says "not in the consumer's thread";
     }
     ch12_philosophers {
         // Schedule-dependent: deadlocks only when all reach for their right fork at once.
@@ -1128,4 +1154,199 @@ fn checks_then_locks(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
     bank.set_balance(from, have - amount);
     bank.set_balance(to, bank.balance(to) + amount);
     true
+}
+
+// --- ch06 ----------------------------------------------------------------------
+
+const POOL_DROPS_THE_JOB: u8 = 0;
+const POOL_GIVES_UP: u8 = 1;
+const POOL_WAITS_FOR_EVER: u8 = 2;
+const POOL_OK_WITH_HOLES: u8 = 3;
+
+/// The reference pool's shape (a thread per worker, a shared list of job
+/// indices), with one mistake in what happens after a failed call:
+/// POOL_DROPS_THE_JOB lets the dead worker's job go with it; POOL_GIVES_UP turns any
+/// failure into the pool's error; POOL_OK_WITH_HOLES puts the job back and
+/// stops the thread, but returns Ok with a null where no worker was left;
+/// POOL_WAITS_FOR_EVER does the same, but collects the answers from a channel
+/// until it has one per job, holding a sender itself: once every worker is
+/// dead, it waits for an answer nobody will send.
+fn flawed_pool<const M: u8>(workers: Vec<Worker>, jobs: Vec<(String, Value)>) -> Result<Vec<Value>, String> {
+    let todo = Mutex::new((0..jobs.len()).collect::<VecDeque<usize>>());
+    let answers = Mutex::new(vec![Value::Null; jobs.len()]);
+    let error = Mutex::new(None);
+    let in_flight = Mutex::new(0usize);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Value)>();
+    std::thread::scope(|s| {
+        for mut worker in workers {
+            let (todo, answers, error, jobs, in_flight, tx) = (&todo, &answers, &error, &jobs, &in_flight, tx.clone());
+            s.spawn(move || loop {
+                let Some(i) = todo.lock().unwrap().pop_front() else {
+                    if *in_flight.lock().unwrap() == 0 {
+                        return;
+                    }
+                    std::thread::yield_now();
+                    continue;
+                };
+                *in_flight.lock().unwrap() += 1;
+                let answer = worker.call(&jobs[i].0, jobs[i].1.clone(), Duration::from_secs(60));
+                match answer {
+                    Ok(v) if M == POOL_WAITS_FOR_EVER => tx.send((i, v)).unwrap(),
+                    Ok(v) => answers.lock().unwrap()[i] = v,
+                    Err(e) => match M {
+                        POOL_DROPS_THE_JOB => {
+                            *in_flight.lock().unwrap() -= 1;
+                            return;
+                        }
+                        POOL_GIVES_UP => {
+                            *error.lock().unwrap() = Some(e);
+                            *in_flight.lock().unwrap() -= 1;
+                            return;
+                        }
+                        _ => {
+                            todo.lock().unwrap().push_front(i);
+                            *in_flight.lock().unwrap() -= 1;
+                            return;
+                        }
+                    },
+                }
+                *in_flight.lock().unwrap() -= 1;
+            });
+        }
+        if M == POOL_WAITS_FOR_EVER {
+            for _ in 0..jobs.len() {
+                let (i, v) = rx.recv().unwrap(); // `tx` is still ours: this never fails, it waits
+                answers.lock().unwrap()[i] = v;
+            }
+        }
+    });
+    match error.into_inner().unwrap() {
+        Some(e) => Err(e),
+        None => Ok(answers.into_inner().unwrap()),
+    }
+}
+
+/// Right answers, in order, one worker after another: the others idle.
+fn one_worker_at_a_time(mut workers: Vec<Worker>, jobs: Vec<(String, Value)>) -> Result<Vec<Value>, String> {
+    let mut answers = Vec::new();
+    for (job, args) in jobs {
+        loop {
+            let Some(worker) = workers.first_mut() else { return Err("every worker died".into()) };
+            match worker.call(&job, args.clone(), Duration::from_secs(60)) {
+                Ok(v) => break answers.push(v),
+                Err(_) if !worker.alive() => drop(workers.remove(0)),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(answers)
+}
+
+/// Keeps two jobs on the way to each worker (to hide the round trip), but
+/// when the worker dies, puts back only the job whose answer it was
+/// waiting for: the other one, already in the dead worker's pipe, is lost.
+fn two_jobs_in_flight(workers: Vec<Worker>, jobs: Vec<(String, Value)>) -> Result<Vec<Value>, String> {
+    let todo = Mutex::new((0..jobs.len()).collect::<VecDeque<usize>>());
+    let answers = Mutex::new(vec![Value::Null; jobs.len()]);
+    std::thread::scope(|s| {
+        for mut worker in workers {
+            let (todo, answers, jobs) = (&todo, &answers, &jobs);
+            s.spawn(move || loop {
+                let batch: Vec<usize> = {
+                    let mut t = todo.lock().unwrap();
+                    (0..2).filter_map(|_| t.pop_front()).collect()
+                };
+                if batch.is_empty() {
+                    return;
+                }
+                for &i in &batch {
+                    let _ = worker.send(&jobs[i].0, jobs[i].1.clone());
+                }
+                for &i in &batch {
+                    match worker.recv(Duration::from_secs(60)) {
+                        Ok(v) => answers.lock().unwrap()[i] = v,
+                        Err(_) => {
+                            todo.lock().unwrap().push_back(i);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Ok(answers.into_inner().unwrap())
+}
+
+fn produce_once(inbox: &Inbox, jobs: &[u64], consumers: usize, producing: &AtomicUsize) {
+    for &n in jobs {
+        inbox.put(Msg::Job(n));
+    }
+    if producing.fetch_sub(1, Ordering::SeqCst) == 1 {
+        (0..consumers).for_each(|_| inbox.put(Msg::Stop));
+    }
+}
+
+fn is_prime_on(worker: &mut Worker, n: u64) -> bool {
+    worker.call("is_prime", json!({"n": n}), Duration::from_secs(30)) == Ok(json!(true))
+}
+
+fn consume_until_stop(inbox: &Inbox, worker: &mut Worker) -> Vec<(u64, bool)> {
+    let mut done = Vec::new();
+    while let Msg::Job(n) = inbox.take() {
+        done.push((n, is_prime_on(worker, n)));
+    }
+    done
+}
+
+/// The book's loop: "while the queue is not empty, take a job".
+fn checks_empty_then_exits(inbox: &Inbox, worker: &mut Worker) -> Vec<(u64, bool)> {
+    let mut done = Vec::new();
+    while !inbox.is_empty() {
+        match inbox.take() {
+            Msg::Job(n) => done.push((n, is_prime_on(worker, n))),
+            Msg::Stop => break,
+        }
+    }
+    done
+}
+
+/// Each producer stops every consumer after its own jobs.
+fn every_producer_sends_stops(inbox: &Inbox, jobs: &[u64], consumers: usize, _producing: &AtomicUsize) {
+    jobs.iter().for_each(|&n| inbox.put(Msg::Job(n)));
+    (0..consumers).for_each(|_| inbox.put(Msg::Stop));
+}
+
+/// One stop, "the consumers will all see it".
+fn one_stop_for_all(inbox: &Inbox, jobs: &[u64], _consumers: usize, producing: &AtomicUsize) {
+    jobs.iter().for_each(|&n| inbox.put(Msg::Job(n)));
+    if producing.fetch_sub(1, Ordering::SeqCst) == 1 {
+        inbox.put(Msg::Stop);
+    }
+}
+
+/// Announces the end first, "so the consumers know how many jobs come".
+fn stops_before_jobs(inbox: &Inbox, jobs: &[u64], consumers: usize, producing: &AtomicUsize) {
+    if producing.fetch_sub(1, Ordering::SeqCst) == 1 {
+        (0..consumers).for_each(|_| inbox.put(Msg::Stop));
+    }
+    jobs.iter().for_each(|&n| inbox.put(Msg::Job(n)));
+}
+
+/// Skips anything that is not a job, and so waits again after its stop.
+fn ignores_the_stop(inbox: &Inbox, worker: &mut Worker) -> Vec<(u64, bool)> {
+    let mut done = Vec::new();
+    loop {
+        if let Msg::Job(n) = inbox.take() {
+            done.push((n, is_prime_on(worker, n)));
+        }
+    }
+}
+
+/// Right answers, computed in the consumer's own thread: the worker idles.
+fn computes_in_the_consumer(inbox: &Inbox, _worker: &mut Worker) -> Vec<(u64, bool)> {
+    let mut done = Vec::new();
+    while let Msg::Job(n) = inbox.take() {
+        done.push((n, crate::primes::is_prime(n)));
+    }
+    done
 }

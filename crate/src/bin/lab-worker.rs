@@ -54,6 +54,23 @@ fn answer(line: &str) -> Value {
         let code = args.get("code").and_then(Value::as_i64).unwrap_or(0);
         std::process::exit(code as i32);
     }
+    if job == "crash_once" {
+        // The first worker to take this job dies in the middle of it (exit
+        // code 70), as if it crashed; any later worker runs the inner job.
+        // A file, `token`, created atomically, remembers that someone died:
+        // how a check kills a pool's worker mid-job at a chosen job.
+        let (Some(token), Some(inner)) = (args.get("token").and_then(Value::as_str), args.get("job").and_then(Value::as_str)) else {
+            return json!({"id": id, "error": format!(
+                "job `crash_once` needs `token` (a file path) and `job` (the job to run when it does not crash), like {{\"token\": \"/tmp/t\", \"job\": \"echo\", \"args\": 1}}; it got {args}")});
+        };
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(token) {
+            Ok(_) => std::process::exit(70),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return answer(&json!({"id": id, "job": inner, "args": args.get("args").unwrap_or(&Value::Null)}).to_string())
+            }
+            Err(e) => return json!({"id": id, "error": format!("job `crash_once` could not create its token {token}: {e}")}),
+        }
+    }
     // A job that panics (a bug in a new job, an overflow) becomes an error
     // reply, so one bad job does not take the whole worker down.
     match std::panic::catch_unwind(|| jobs::run(job, args)) {

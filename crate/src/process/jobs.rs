@@ -31,6 +31,36 @@ pub fn run(job: &str, args: &Value) -> Result<Value, String> {
             Ok(json!(ms))
         }
         "is_prime" => Ok(json!(crate::primes::is_prime(whole_number(job, args, "n")?))),
+        // Chapter 6: is `n` prime, its smallest factor, and how much work it
+        // took to find out (trial divisions), so a pool's work can be counted.
+        "classify" => {
+            let n = whole_number(job, args, "n")?;
+            let (factor, divisions) = trial_division(n);
+            Ok(json!({"n": n, "prime": factor == Some(n), "factor": factor, "divisions": divisions}))
+        }
+        // Waits until `n` workers are inside a `meet` job on the same folder
+        // at once (each leaves a file named by its pid there), at most
+        // `limit_ms`: how a check sees that a pool really uses its workers
+        // side by side. The bound only stops a hang.
+        "meet" => {
+            let dir = args.get("dir").and_then(Value::as_str).ok_or_else(|| {
+                format!("job `meet` needs `dir`, a folder, like {{\"dir\": \"/tmp/meet\", \"n\": 2}}; it got {args}")
+            })?;
+            let (want, limit) = (whole_number(job, args, "n")?, args.get("limit_ms").and_then(Value::as_u64).unwrap_or(10_000));
+            let me = std::path::Path::new(dir).join(std::process::id().to_string());
+            std::fs::write(&me, b"").map_err(|e| format!("job `meet` could not write {}: {e}", me.display()))?;
+            let deadline = Instant::now() + Duration::from_millis(limit);
+            loop {
+                let here = std::fs::read_dir(dir).map(|d| d.count() as u64).unwrap_or(0);
+                if here >= want {
+                    return Ok(json!(here));
+                }
+                if Instant::now() >= deadline {
+                    return Err(format!("job `meet`: only {here} of {want} workers were inside a `meet` job at the same time (waited {limit} ms)"));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         // Chapter 15's countdown: pure CPU work, answered with the seconds it took.
         "count_down" => {
             let started = Instant::now();
@@ -50,9 +80,30 @@ pub fn run(job: &str, args: &Value) -> Result<Value, String> {
             total.map(|t| json!(t)).ok_or_else(|| "job `sum`: the total does not fit in an i64".to_string())
         }
         _ => Err(format!(
-            "the worker has no job called `{job}` (it knows: echo, pid, sleep, is_prime, count_down, sum, exit)"
+            "the worker has no job called `{job}` (it knows: echo, pid, sleep, is_prime, classify, meet, count_down, sum, exit, crash_once)"
         )),
     }
+}
+
+/// The smallest factor of `n` (`n` itself if prime, `None` below 2) and the
+/// number of trial divisions it took: 2, then odd divisors up to the square
+/// root, the same steps as [`crate::primes::is_prime`].
+pub fn trial_division(n: u64) -> (Option<u64>, u64) {
+    if n < 2 {
+        return (None, 0);
+    }
+    if n % 2 == 0 {
+        return (Some(2), 1);
+    }
+    let (mut d, mut divisions) = (3, 1);
+    while d * d <= n {
+        divisions += 1;
+        if n % d == 0 {
+            return (Some(d), divisions);
+        }
+        d += 2;
+    }
+    (Some(n), divisions)
 }
 
 /// The argument `name` of `job` as a whole number `>= 0`, or a sentence that
@@ -74,6 +125,9 @@ mod tests {
         assert_eq!(run("sum", &json!({"values": [1, -2, 40]})), Ok(json!(39)));
         assert_eq!(run("sleep", &json!({"ms": 1})), Ok(json!(1)));
         assert!(run("count_down", &json!({"from": 1000})).unwrap().as_f64().unwrap() >= 0.0);
+        assert_eq!(run("classify", &json!({"n": 323})), Ok(json!({"n": 323, "prime": false, "factor": 17, "divisions": 9})));
+        assert_eq!(run("classify", &json!({"n": 2})), Ok(json!({"n": 2, "prime": true, "factor": 2, "divisions": 1})));
+        assert_eq!(run("classify", &json!({"n": 1})), Ok(json!({"n": 1, "prime": false, "factor": null, "divisions": 0})));
         let pid = run("pid", &json!(null)).unwrap();
         assert_eq!(pid["pid"], json!(std::process::id()));
     }
@@ -82,6 +136,7 @@ mod tests {
     fn bad_arguments_are_explained() {
         assert!(run("is_prime", &json!({"n": -3})).unwrap_err().contains("needs `n`, a whole number"));
         assert!(run("sleep", &json!({})).unwrap_err().contains("needs `ms`"));
+        assert!(run("meet", &json!({"n": 2})).unwrap_err().contains("needs `dir`"));
         assert!(run("sum", &json!({"values": "1,2"})).unwrap_err().contains("a list of whole numbers"));
         assert!(run("sum", &json!({"values": [i64::MAX, 1]})).unwrap_err().contains("does not fit"));
     }
