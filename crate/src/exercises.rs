@@ -76,6 +76,8 @@ exercises! {
     ch03_aging_queue in "03-threads": workqueue::judge_aging_queue(Aging::new);
     ch04_lease in "04-raii-guards": guards::judge_lease(lease);
     ch04_transaction in "04-raii-guards": guards::judge_transaction(begin);
+    ch07_tree_reduce in "07-reduction-operators": reduction::judge_tree_reduce(tree_reduce);
+    ch07_find_flaw in "07-reduction-operators": reduction::judge_find_flaw(find_flaw);
     ch12_philosophers in "12-deadlocks": deadlock::judge_philosophers(philosopher);
     ch12_find_cycle in "12-deadlocks": deadlock::judge_find_cycle(find_cycle);
     ch13_fair_rwlock in "13-starvation": starvation::judge_fair_rwlock(FairRw::new);
