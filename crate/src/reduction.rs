@@ -15,7 +15,9 @@
 
 use crate::exercise::{self, Verdict};
 use serde::Serialize;
-use std::sync::{Condvar, Mutex};
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 /// The rounds a pairwise (tree) reduction of `n` values takes: `⌈log2 n⌉`,
@@ -60,21 +62,29 @@ fn pieces(n: usize) -> Vec<Piece> {
     labels.take(n).map(|c| Piece { text: c.to_string(), depth: 0 }).collect()
 }
 
-/// How long the first combination of a round waits for another one to
-/// finish: a bound on a hang, not a timing test.
+/// How long the first combination of a round waits for another thread to
+/// be done with its result: a bound on a hang, not a timing test.
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The operator that [`judge_tree_reduce`] hands out: it joins the texts
 /// (associative, not commutative: `"ab"` and `"ba"` differ) and counts the
 /// depth. When `held` is set, it also makes one schedule happen on purpose:
-/// the first combination to start waits (at most [`PATIENCE`]) until another
-/// one has finished. So the pairs of the first round finish out of order in
-/// every run, and a reduction that runs them one after another never gets
+/// the first combination to start waits (at most [`PATIENCE`]) until
+/// another thread is *done with* a result of its own, which the operator
+/// sees when that thread either starts its next combination or ends (a
+/// thread-local guard notices the end). Either way the other thread's
+/// result has been handed over (returned, sent, stored) before the held one
+/// is even computed: results collected in finish order come out swapped in
+/// every run. A reduction that runs the pairs one after another never gets
 /// past the first (it waits, gives up, and the judge says why).
 struct Join {
     held: bool,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     state: Mutex<Joined>,
-    finished: Condvar,
+    changed: Condvar,
 }
 
 #[derive(Default)]
@@ -82,31 +92,74 @@ struct Joined {
     calls: usize,
     /// The first call has started (and is, or was, held back).
     holding: bool,
-    returned: usize,
+    /// Threads that called the operator and got a result back.
+    returned: HashSet<ThreadId>,
+    /// Threads that called the operator at least once (each has a guard
+    /// that reports its end).
+    watched: HashSet<ThreadId>,
+    /// Another thread is done with a result: it started another call, or ended.
+    handed_over: bool,
     gave_up: bool,
+    /// When it gave up, no other thread had combined a pair at all.
+    alone: bool,
+}
+
+/// Lives in a thread-local of every thread that called a [`Join`]; dropped
+/// when the thread ends.
+struct Ending(Arc<Shared>, ThreadId);
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        let mut st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.returned.contains(&self.1) {
+            st.handed_over = true;
+        }
+        drop(st);
+        self.0.changed.notify_all();
+    }
+}
+
+thread_local! {
+    static ENDINGS: std::cell::RefCell<Vec<Ending>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Join {
     fn new(held: bool) -> Join {
-        Join { held, state: Mutex::default(), finished: Condvar::new() }
+        Join { held, shared: Arc::new(Shared { state: Mutex::default(), changed: Condvar::new() }) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Joined> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn combine(&self, a: Piece, b: Piece) -> Piece {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let me = std::thread::current().id();
+        let mut st = self.state();
         st.calls += 1;
+        if st.returned.contains(&me) {
+            st.handed_over = true; // its earlier result is behind it
+            self.shared.changed.notify_all();
+        }
+        if st.watched.insert(me) {
+            // (try_with: during the thread's own exit there is nothing to watch)
+            let _ = ENDINGS.try_with(|e| e.borrow_mut().push(Ending(Arc::clone(&self.shared), me)));
+        }
         if self.held && !st.holding {
             st.holding = true;
             let (back, wait) = self
-                .finished
-                .wait_timeout_while(st, PATIENCE, |st| st.returned == 0)
+                .shared
+                .changed
+                .wait_timeout_while(st, PATIENCE, |st| !st.handed_over)
                 .unwrap_or_else(|e| e.into_inner());
             st = back;
-            st.gave_up |= wait.timed_out();
+            if wait.timed_out() {
+                st.gave_up = true;
+                st.alone = st.returned.is_empty();
+            }
         }
         drop(st);
         let joined = Piece { text: a.text + &b.text, depth: a.depth.max(b.depth) + 1 };
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).returned += 1;
-        self.finished.notify_all();
+        self.state().returned.insert(me);
         joined
     }
 }
@@ -120,9 +173,10 @@ pub type TreeReduce = fn(Vec<Piece>, usize, &(dyn Fn(Piece, Piece) -> Piece + Sy
 /// `n` values take [`rounds_needed`]`(n)` rounds. The operator joins texts,
 /// so it is associative but not commutative: the answer must keep the
 /// values in their order. With two or more workers and two or more pairs,
-/// the first combination of the first round is held back until another has
-/// finished ([`Join`]): results collected in finish order come out
-/// swapped in every run, and one thread doing all the work waits in vain.
+/// the first combination of the first round is held back until another
+/// thread is done with a result of its own ([`Join`]): results collected in
+/// finish order come out swapped in every run, and one thread doing all the
+/// work waits in vain.
 pub fn judge_tree_reduce(f: TreeReduce) -> Verdict {
     exercise::run(exercise::DEFAULT_LIMIT * 2, move || {
         let cases = [(0, 2), (1, 3), (2, 2), (3, 2), (4, 2), (5, 3), (7, 2), (8, 4), (16, 3), (19, 4), (33, 8), (20, 1), (6, 40)];
@@ -133,11 +187,19 @@ pub fn judge_tree_reduce(f: TreeReduce) -> Verdict {
             let op = |a: Piece, b: Piece| join.combine(a, b);
             let got = exercise::call(|| f(pieces(n), workers, &op)).map_err(|msg| format!("{what}: your code panicked: {msg}"))?;
             let want: String = pieces(n).into_iter().map(|p| p.text).collect();
-            let st = join.state.lock().unwrap_or_else(|e| e.into_inner());
+            let st = join.state();
+            if st.gave_up && st.alone {
+                return Err(format!(
+                    "{what}: the check held back the first combination of the first round until another thread had combined a pair, and none did within {} s: \
+                     the pairs of a round were not combined on several threads at the same time. Spawn the round's threads first, then join them.",
+                    PATIENCE.as_secs()
+                ));
+            }
             if st.gave_up {
                 return Err(format!(
-                    "{what}: the check held back the first combination of the first round until another combination finished, and none did within {} s: \
-                     the pairs of a round were not combined on several threads at the same time. Spawn the round's threads first, then join them.",
+                    "{what}: the check held back the first combination of the first round until another thread was done with its result \
+                     (it sees that when the thread starts its next pair, or ends), and within {} s none was, though other pairs were combined. \
+                     Give each thread of a round its own run of pairs and let it end (thread::scope); a pool whose threads stay alive keeps the check waiting.",
                     PATIENCE.as_secs()
                 ));
             }

@@ -1156,18 +1156,20 @@ mod ch07 {
     use std::sync::Mutex;
 
     type Op<'a> = &'a (dyn Fn(Piece, Piece) -> Piece + Sync);
+    /// A pair of neighbours, or an odd last value alone.
+    type Pair = (Piece, Option<Piece>);
 
     pub fn folds_on_one_thread(values: Vec<Piece>, _workers: usize, op: Op) -> Option<Piece> {
         values.into_iter().reduce(op)
     }
 
     /// Neighbours in pairs: (v0, v1), (v2, v3), ... and an odd last value alone.
-    fn pairs(level: Vec<Piece>) -> Vec<(Piece, Option<Piece>)> {
+    fn pairs(level: Vec<Piece>) -> Vec<Pair> {
         let mut items = level.into_iter();
         std::iter::from_fn(|| Some((items.next()?, items.next()))).collect()
     }
 
-    fn combine(op: Op, (a, b): (Piece, Option<Piece>)) -> Piece {
+    fn combine(op: Op, (a, b): Pair) -> Piece {
         match b {
             Some(b) => op(a, b),
             None => a,
@@ -1202,12 +1204,12 @@ mod ch07 {
         values: Vec<Piece>,
         workers: usize,
         op: Op,
-        pair_up: fn(Vec<Piece>) -> Vec<(Piece, Option<Piece>)>,
+        pair_up: fn(Vec<Piece>) -> Vec<Pair>,
         finish: fn(Vec<Piece>) -> Option<Piece>,
     ) -> Option<Piece> {
         let mut level = values;
         while level.len() > 1 {
-            let mut runs: Vec<Vec<(Piece, Option<Piece>)>> = Vec::new();
+            let mut runs: Vec<Vec<Pair>> = Vec::new();
             let all = pair_up(level);
             let per = all.len().div_ceil(workers.max(1)).max(1);
             for pair in all {
