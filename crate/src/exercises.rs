@@ -78,6 +78,8 @@ exercises! {
     ch04_transaction in "04-raii-guards": guards::judge_transaction(begin);
     ch06_reliable_pool in "06-processes": process::judge_reliable_pool(pool_run);
     ch06_poison_pill in "06-processes": process::judge_poison_pill((produce, consume));
+    ch07_tree_reduce in "07-reduction-operators": reduction::judge_tree_reduce(tree_reduce);
+    ch07_find_flaw in "07-reduction-operators": reduction::judge_find_flaw(find_flaw);
     ch12_philosophers in "12-deadlocks": deadlock::judge_philosophers(philosopher);
     ch12_find_cycle in "12-deadlocks": deadlock::judge_find_cycle(find_cycle);
     ch13_fair_rwlock in "13-starvation": starvation::judge_fair_rwlock(FairRw::new);

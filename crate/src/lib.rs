@@ -24,6 +24,7 @@
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
 //! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, a store for transactions | 04 |
 //! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops; the inbox of a pool | 06, 07, 08, 15 |
+//! | [`reduction`] | reductions: rounds of a tree reduction, values that remember their combining tree, flaws of an operator (grouping, order) | 07 |
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
@@ -58,6 +59,7 @@ pub mod primes;
 pub mod process;
 pub mod progress;
 pub mod race;
+pub mod reduction;
 #[cfg(feature = "schedules")]
 pub mod schedules;
 pub mod sequential;
@@ -118,6 +120,7 @@ pub mod prelude {
     pub use crate::process::{self, Inbox, Msg, Worker};
     pub use crate::progress::progress;
     pub use crate::race;
+    pub use crate::reduction::{self, Flaw, Piece};
     #[cfg(feature = "schedules")]
     pub use crate::schedules;
     pub use crate::sequential;

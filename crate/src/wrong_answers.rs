@@ -223,6 +223,24 @@ wrong_answers! {
         ignores_the_stop => (produce_once, ignores_the_stop), says "3 of 3 consumer(s) were still waiting in take()";
         computes_in_the_consumer => (produce_once, computes_in_the_consumer), says "not in the consumer's thread";
     }
+    ch07_tree_reduce {
+        folds_on_one_thread => ch07::folds_on_one_thread, says "4 values on 2 workers", says "not combined on several threads at the same time";
+        joins_each_thread_at_once => ch07::joins_each_thread_at_once, says "4 values on 2 workers", says "not combined on several threads at the same time";
+        drops_the_odd_one_out => ch07::drops_the_odd_one_out, says "3 values on 2 workers", says "\"ab\", want \"abc\"";
+        panics_on_an_empty_list => ch07::panics_on_an_empty_list, says "0 values on 2 workers: your code panicked";
+        folds_each_workers_chunk => ch07::folds_each_workers_chunk, says "7 values on 2 workers", says "4 levels deep", says "only 3 rounds";
+        // Schedule-dependent: right whenever the pairs of a round happen to finish in
+        // order; the judge holds the first pair back until another has finished.
+        collects_in_finish_order => ch07::collects_in_finish_order, says "4 values on 2 workers", says "\"cdab\", want \"abcd\"", says "finish order";
+    }
+    ch07_find_flaw {
+        compares_with_a_tolerance => ch07::compares_with_a_tolerance, says "floating-point addition over the samples [0.1, 0.2, 0.3]: you found no flaw", says "0.6000000000000001";
+        never_repeats_a_sample => ch07::never_repeats_a_sample, says "power over the samples [2, 1]: you reported NotCommutative(2.0, 1.0)", says "(2 ∘ 1) ∘ 2 = 4 while 2 ∘ (1 ∘ 2) = 2";
+        tries_neighbouring_samples_only => ch07::tries_neighbouring_samples_only, says "power over the samples [2, 1]";
+        checks_associativity_only => ch07::checks_associativity_only, says "keep the left one over the samples [1, 2, 3]: you found no flaw", says "1 ∘ 2 = 1 while 2 ∘ 1 = 2";
+        checks_commutativity_first => ch07::checks_commutativity_first, says "subtraction", says "NotCommutative(8.0, 3.0)", says "grouping matters too";
+        swaps_b_and_c_on_one_side => ch07::swaps_b_and_c_on_one_side, says "power over the samples [2, 1]: you reported NotAssociative(2.0, 2.0, 1.0)", says "do not break the law";
+    }
     ch12_philosophers {
         // Schedule-dependent: deadlocks only when all reach for their right fork at once.
         left_then_right => left_then_right, says "deadlock: ", says "everyone's first fork in hand before anyone reached for a second";
@@ -1349,4 +1367,186 @@ fn computes_in_the_consumer(inbox: &Inbox, _worker: &mut Worker) -> Vec<(u64, bo
         done.push((n, crate::primes::is_prime(n)));
     }
     done
+}
+
+// --- ch07 ----------------------------------------------------------------------
+
+mod ch07 {
+    use crate::reduction::{Flaw, Piece};
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    type Op<'a> = &'a (dyn Fn(Piece, Piece) -> Piece + Sync);
+    /// A pair of neighbours, or an odd last value alone.
+    type Pair = (Piece, Option<Piece>);
+
+    pub fn folds_on_one_thread(values: Vec<Piece>, _workers: usize, op: Op) -> Option<Piece> {
+        values.into_iter().reduce(op)
+    }
+
+    /// Neighbours in pairs: (v0, v1), (v2, v3), ... and an odd last value alone.
+    fn pairs(level: Vec<Piece>) -> Vec<Pair> {
+        let mut items = level.into_iter();
+        std::iter::from_fn(|| Some((items.next()?, items.next()))).collect()
+    }
+
+    fn combine(op: Op, (a, b): Pair) -> Piece {
+        match b {
+            Some(b) => op(a, b),
+            None => a,
+        }
+    }
+
+    /// A thread per pair, each joined right after it was spawned: one at a time.
+    pub fn joins_each_thread_at_once(values: Vec<Piece>, _workers: usize, op: Op) -> Option<Piece> {
+        let mut level = values;
+        while level.len() > 1 {
+            level = pairs(level)
+                .into_iter()
+                .map(|pair| std::thread::scope(|s| s.spawn(move || combine(op, pair)).join().unwrap()))
+                .collect();
+        }
+        level.pop()
+    }
+
+    /// The reference's rounds, with `chunks_exact`-style pairing: an odd value is dropped.
+    pub fn drops_the_odd_one_out(values: Vec<Piece>, workers: usize, op: Op) -> Option<Piece> {
+        rounds(values, workers, op, |level| pairs(level).into_iter().filter(|(_, b)| b.is_some()).collect(), |mut level| level.pop())
+    }
+
+    /// Right, but the last line takes the first element without asking whether there is one.
+    pub fn panics_on_an_empty_list(values: Vec<Piece>, workers: usize, op: Op) -> Option<Piece> {
+        rounds(values, workers, op, pairs, |mut level| Some(level.remove(0)))
+    }
+
+    /// Rounds of pairs on `workers` threads, each thread a run of neighbouring
+    /// pairs, results joined in spawn order; `pair_up` and `finish` vary.
+    fn rounds(
+        values: Vec<Piece>,
+        workers: usize,
+        op: Op,
+        pair_up: fn(Vec<Piece>) -> Vec<Pair>,
+        finish: fn(Vec<Piece>) -> Option<Piece>,
+    ) -> Option<Piece> {
+        let mut level = values;
+        while level.len() > 1 {
+            let mut runs: Vec<Vec<Pair>> = Vec::new();
+            let all = pair_up(level);
+            let per = all.len().div_ceil(workers.max(1)).max(1);
+            for pair in all {
+                match runs.last_mut() {
+                    Some(run) if run.len() < per => run.push(pair),
+                    _ => runs.push(vec![pair]),
+                }
+            }
+            level = std::thread::scope(|s| {
+                let handles: Vec<_> =
+                    runs.into_iter().map(|run| s.spawn(move || run.into_iter().map(|p| combine(op, p)).collect::<Vec<_>>())).collect();
+                handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+            });
+        }
+        finish(level)
+    }
+
+    /// Each worker folds its own chunk left to right, then the chunks' results
+    /// are folded: parallel, in order, but a deep chain instead of a tree.
+    pub fn folds_each_workers_chunk(values: Vec<Piece>, workers: usize, op: Op) -> Option<Piece> {
+        let per = values.len().div_ceil(workers.max(1)).max(1);
+        let mut chunks: Vec<Vec<Piece>> = Vec::new();
+        for v in values {
+            match chunks.last_mut() {
+                Some(c) if c.len() < per => c.push(v),
+                _ => chunks.push(vec![v]),
+            }
+        }
+        let partial: Vec<Piece> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunks.into_iter().map(|c| s.spawn(move || c.into_iter().reduce(op))).collect();
+            handles.into_iter().filter_map(|h| h.join().unwrap()).collect()
+        });
+        partial.into_iter().reduce(op)
+    }
+
+    /// The book's design: workers take pairs from a shared queue and send each
+    /// result down a channel; the next round is what came out, in arrival order.
+    pub fn collects_in_finish_order(values: Vec<Piece>, workers: usize, op: Op) -> Option<Piece> {
+        let mut level = values;
+        while level.len() > 1 {
+            let queue = Mutex::new(pairs(level).into_iter().collect::<VecDeque<_>>());
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::scope(|s| {
+                for _ in 0..workers.max(1) {
+                    let (queue, tx) = (&queue, tx.clone());
+                    s.spawn(move || loop {
+                        let Some(pair) = queue.lock().unwrap().pop_front() else { break };
+                        tx.send(combine(op, pair)).unwrap();
+                    });
+                }
+            });
+            drop(tx);
+            level = rx.into_iter().collect();
+        }
+        level.pop()
+    }
+
+    type FlawOp<'a> = &'a dyn Fn(f64, f64) -> f64;
+
+    fn first_pair_that(samples: &[f64], differs: impl Fn(f64, f64) -> bool) -> Option<Flaw> {
+        samples.iter().flat_map(|&a| samples.iter().map(move |&b| (a, b))).find(|&(a, b)| differs(a, b)).map(|(a, b)| Flaw::NotCommutative(a, b))
+    }
+
+    fn first_triple_that(samples: &[f64], differs: impl Fn(f64, f64, f64) -> bool) -> Option<Flaw> {
+        for &a in samples {
+            for &b in samples {
+                for &c in samples {
+                    if differs(a, b, c) {
+                        return Some(Flaw::NotAssociative(a, b, c));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    pub fn compares_with_a_tolerance(op: FlawOp, samples: &[f64]) -> Option<Flaw> {
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-9;
+        first_triple_that(samples, |a, b, c| !close(op(op(a, b), c), op(a, op(b, c))))
+            .or_else(|| first_pair_that(samples, |a, b| !close(op(a, b), op(b, a))))
+    }
+
+    /// Only triples of three different positions, in increasing order.
+    pub fn never_repeats_a_sample(op: FlawOp, samples: &[f64]) -> Option<Flaw> {
+        let n = samples.len();
+        for i in 0..n {
+            for j in i + 1..n {
+                for k in j + 1..n {
+                    let (a, b, c) = (samples[i], samples[j], samples[k]);
+                    if op(op(a, b), c) != op(a, op(b, c)) {
+                        return Some(Flaw::NotAssociative(a, b, c));
+                    }
+                }
+            }
+        }
+        first_pair_that(samples, |a, b| op(a, b) != op(b, a))
+    }
+
+    pub fn tries_neighbouring_samples_only(op: FlawOp, samples: &[f64]) -> Option<Flaw> {
+        let grouping = samples.windows(3).find(|w| op(op(w[0], w[1]), w[2]) != op(w[0], op(w[1], w[2])));
+        let order = || samples.windows(2).find(|w| op(w[0], w[1]) != op(w[1], w[0])).map(|w| Flaw::NotCommutative(w[0], w[1]));
+        grouping.map(|w| Flaw::NotAssociative(w[0], w[1], w[2])).or_else(order)
+    }
+
+    pub fn checks_associativity_only(op: FlawOp, samples: &[f64]) -> Option<Flaw> {
+        first_triple_that(samples, |a, b, c| op(op(a, b), c) != op(a, op(b, c)))
+    }
+
+    pub fn checks_commutativity_first(op: FlawOp, samples: &[f64]) -> Option<Flaw> {
+        first_pair_that(samples, |a, b| op(a, b) != op(b, a))
+            .or_else(|| first_triple_that(samples, |a, b, c| op(op(a, b), c) != op(a, op(b, c))))
+    }
+
+    /// A slip on the right-hand side: `c` and `b` swapped inside the parentheses.
+    pub fn swaps_b_and_c_on_one_side(op: FlawOp, samples: &[f64]) -> Option<Flaw> {
+        first_triple_that(samples, |a, b, c| op(op(a, b), c) != op(a, op(c, b)))
+            .or_else(|| first_pair_that(samples, |a, b| op(a, b) != op(b, a)))
+    }
 }

@@ -212,6 +212,11 @@ fn compare_answers(what: &str, jobs: &[(String, Value)], got: &[Value], want: &[
 /// takes it, at a job the check chooses. Side by side is seen through `meet`
 /// jobs, which answer only when two workers are inside one at the same time.
 pub fn judge_reliable_pool(f: PoolRun) -> Verdict {
+    // Build the worker program first (a minute or more when cold, on a busy
+    // machine longer): that is not the learner's time.
+    if let Err(e) = crate::process::worker_binary() {
+        return Verdict::Failed(format!("could not build the worker program for the check: {e}"));
+    }
     exercise::run(Duration::from_secs(120), move || {
         let want: Vec<Value> = BOOK_NUMBERS.iter().map(|&n| json!(crate::primes::is_prime(n))).collect();
 
@@ -243,14 +248,14 @@ pub fn judge_reliable_pool(f: PoolRun) -> Verdict {
 
         // 3. Side by side: two `meet` jobs, then two numbers, on 2 workers.
         let dir = scratch("meet")?;
-        let meet = ("meet".to_string(), json!({"dir": dir, "n": 2, "limit_ms": 3000}));
+        let meet = ("meet".to_string(), json!({"dir": dir, "n": 2, "limit_ms": 10_000}));
         let jobs = vec![meet.clone(), meet, is_prime_job(101), is_prime_job(323)];
         let what = "two `meet` jobs and two numbers on 2 workers";
         match run_pool(f, 2, jobs.clone()).map_err(|e| format!("{what}: {e}"))? {
             Ok(got) => compare_answers(what, &jobs, &got, &[json!(2), json!(2), json!(true), json!(false)])?,
             Err(e) if e.contains("workers were inside a `meet` job") => {
                 return Err(format!(
-                    "{what}: your pool never had two workers busy at the same time: each `meet` job waited 3 s for a second worker to join it ({e}). \
+                    "{what}: your pool never had two workers busy at the same time: each `meet` job waited 10 s for a second worker to join it ({e}). \
                      Give each worker its own thread, so that all of them work at once."
                 ))
             }
@@ -431,6 +436,11 @@ fn check_run(what: &str, parts: &[Vec<u64>], run: &Run) -> Result<(), String> {
 /// before any job is put; two producers one after the other, with the
 /// consumers idle in between; and then everything at once, many times.
 pub fn judge_poison_pill(pair: PoisonPill) -> Verdict {
+    // Build the worker program first (a minute or more when cold, on a busy
+    // machine longer): that is not the learner's time.
+    if let Err(e) = crate::process::worker_binary() {
+        return Verdict::Failed(format!("could not build the worker program for the check: {e}"));
+    }
     exercise::run(Duration::from_secs(120), move || {
         let ten = vec![BOOK_NUMBERS.to_vec()];
         let what = "3 consumers waiting in take() before 1 producer puts the ten numbers";
