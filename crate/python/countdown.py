@@ -44,12 +44,14 @@ if __name__ == "__main__":
         "2 threads": lambda: on_threads(n, 2),
         "2 processes": lambda: on_processes(n, 2),
     }
-    runs = []
-    for name in job.get("configurations", list(configurations)):
-        seconds = []
-        for _ in range(samples):
+    names = job.get("configurations", list(configurations))
+    seconds = {name: [] for name in names}
+    # Round by round, one sample of each configuration per round, so that a
+    # busy spell on the machine falls on all of them alike.
+    for _ in range(samples):
+        for name in names:
             t0 = time.perf_counter()
             configurations[name]()
-            seconds.append(time.perf_counter() - t0)
-        runs.append({"configuration": name, "seconds": seconds})
+            seconds[name].append(time.perf_counter() - t0)
+    runs = [{"configuration": name, "seconds": seconds[name]} for name in names]
     finish({"n": n, "runs": runs, "switch_interval": sys.getswitchinterval()})
