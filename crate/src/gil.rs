@@ -238,7 +238,26 @@ fn asleep_or_event(tid: i64, events: &Receiver<Event>) -> Result<Option<Event>, 
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    Err("spins".to_string())
+    Err(SPINS.to_string())
+}
+
+/// What [`asleep_or_event`] says when the thread neither slept nor reported.
+const SPINS: &str = "spins";
+
+/// Waits until thread `tid` is seen asleep, as a thread must be that waits
+/// for the lock. An event that comes first is a failure: `early` words it
+/// (`None`: an unexpected event). `context` says what the check had set up.
+fn falls_asleep(tid: i64, events: &Receiver<Event>, context: &str, early: impl Fn(&Event) -> Option<String>) -> Result<(), String> {
+    match asleep_or_event(tid, events) {
+        Ok(None) => Ok(()),
+        Ok(Some(e)) => Err(format!("{context}: {}", early(&e).unwrap_or_else(|| format!("unexpected {e:?}")))),
+        Err(e) if e == SPINS => Err(format!(
+            "{context}: the thread was neither seen asleep nor done within {} s. A thread waiting for the GIL must sleep \
+             in the Condvar's wait, not spin (a spinning thread burns the core the holder needs)",
+            PATIENCE.as_secs()
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// One thread alone: switching with nobody waiting must return at once, and
@@ -278,59 +297,42 @@ fn hand_over_and_back(gil: Arc<dyn GlobalLock>) -> Result<String, String> {
     let (events, rx) = mpsc::channel();
     let (go0, wait0) = mpsc::channel::<()>();
     let (go1, wait1) = mpsc::channel::<()>();
-    let g = gil.clone();
-    let (e0, e1) = (events.clone(), events.clone());
-    let tid0 = spawn_script(0, &events, &late, move || {
-        g.acquire(0);
-        let _ = e0.send(Event::In(0));
-        let _ = wait0.recv();
-        g.switch(0);
-        let _ = e0.send(Event::Back(0));
-        let _ = wait0.recv();
-        g.release(0);
-    })?;
+    // Each thread: acquire, report, wait for the check's go, switch, report,
+    // (thread 0 only: wait for another go), release.
+    let script = |me: usize, go: Receiver<()>, second_go: bool| {
+        let (gil, events) = (gil.clone(), events.clone());
+        move || {
+            gil.acquire(me);
+            let _ = events.send(Event::In(me));
+            let _ = go.recv();
+            gil.switch(me);
+            let _ = events.send(Event::Back(me));
+            if second_go {
+                let _ = go.recv();
+            }
+            gil.release(me);
+        }
+    };
+    let tid0 = spawn_script(0, &events, &late, script(0, wait0, true))?;
     if next(&rx, "thread 0's acquire of a free lock never returned")? != Event::In(0) {
         return Err("thread 0 did not get the free lock first".into());
     }
-    let g = gil;
-    let tid1 = spawn_script(1, &events, &late, move || {
-        g.acquire(1);
-        let _ = e1.send(Event::In(1));
-        let _ = wait1.recv();
-        g.switch(1);
-        let _ = e1.send(Event::Back(1));
-        g.release(1);
+    let tid1 = spawn_script(1, &events, &late, script(1, wait1, false))?;
+    falls_asleep(tid1, &rx, "thread 1 asked for the lock while thread 0 held it", |e| {
+        (*e == Event::In(1)).then(|| "thread 1's acquire returned while thread 0 held the lock: the lock must keep everyone else out".to_string())
     })?;
-    match asleep_or_event(tid1, &rx) {
-        Ok(None) => {}
-        Ok(Some(Event::In(1))) => return Err("thread 1's acquire returned while thread 0 held the lock: the lock must keep everyone else out".into()),
-        Ok(Some(e)) => return Err(format!("unexpected while thread 1 waited in acquire: {e:?}")),
-        Err(e) if e == "spins" => {
-            return Err(format!(
-                "thread 1, calling acquire while thread 0 held the lock, was not seen asleep within {} s: a thread waiting \
-                 for the GIL must sleep in the Condvar's wait, not spin (a spinning thread burns the core the holder needs)",
-                PATIENCE.as_secs()
-            ))
-        }
-        Err(e) => return Err(e),
-    }
 
     // Thread 0's switch interval is up, with thread 1 waiting.
     let schedule0 = "thread 1 was asleep in acquire when thread 0 called switch (and thread 0's wake-ups were delivered late, as on a busy machine)";
     late.hold();
     let _ = go0.send(());
-    match asleep_or_event(tid0, &rx) {
-        Ok(None) => {}
-        Ok(Some(Event::Back(0))) => {
-            return Err(format!(
-                "{schedule0}: thread 0's switch returned holding the lock again before thread 1 ever had it. \
-                 Offering the lock is not enough: whoever grabs first wins, and that is usually the thread that just let go, so thread 1 may never run"
-            ))
-        }
-        Ok(Some(e)) => return Err(format!("{schedule0}: unexpected {e:?}")),
-        Err(e) if e == "spins" => return Err(format!("{schedule0}: thread 0 neither came back from switch nor fell asleep in it within {} s (spinning?)", PATIENCE.as_secs())),
-        Err(e) => return Err(e),
-    }
+    falls_asleep(tid0, &rx, schedule0, |e| {
+        (*e == Event::Back(0)).then(|| {
+            "thread 0's switch returned holding the lock again before thread 1 ever had it. Offering the lock is not enough: \
+             whoever grabs first wins, and that is usually the thread that just let go, so thread 1 may never run"
+                .to_string()
+        })
+    })?;
     late.deliver();
     match next(&rx, &format!("{schedule0}: thread 1 never got the lock (did switch wake the waiting thread?)"))? {
         Event::In(1) => {}
@@ -338,33 +340,29 @@ fn hand_over_and_back(gil: Arc<dyn GlobalLock>) -> Result<String, String> {
         e => return Err(format!("{schedule0}: unexpected {e:?}")),
     }
     // Thread 1 runs; thread 0 must stay out until thread 1 lets go.
-    match asleep_or_event(tid0, &rx) {
-        Ok(None) => {}
-        Ok(Some(Event::Back(0))) => return Err(format!("{schedule0}: thread 0's switch returned while thread 1 held the lock: both would run at once")),
-        Ok(Some(e)) => return Err(format!("{schedule0}: unexpected {e:?}")),
-        Err(e) => return Err(format!("{schedule0}: while thread 1 held the lock, thread 0 {e}")),
-    }
+    falls_asleep(tid0, &rx, schedule0, |e| {
+        (*e == Event::Back(0)).then(|| "thread 0's switch returned while thread 1 held the lock: both would run at once".to_string())
+    })?;
 
     // Now thread 1's interval is up, with thread 0 waiting for its turn back.
-    let schedule1 = "then thread 1 had the lock and called switch, while thread 0 waited in its switch for its turn back (wake-ups again delivered late)";
+    let schedule1 = format!(
+        "{schedule0}; then thread 1 had the lock and called switch, while thread 0 waited in its switch for its turn back (wake-ups again delivered late)"
+    );
     late.hold();
     let _ = go1.send(());
-    match asleep_or_event(tid1, &rx) {
-        Ok(None) => {}
-        Ok(Some(Event::Back(1))) => {
-            return Err(format!(
-                "{schedule0}; {schedule1}: thread 1's switch returned holding the lock again, and thread 0 never got it back. \
-                 A thread waiting in switch wants the lock just as much as one waiting in acquire"
-            ))
-        }
-        Ok(Some(Event::Back(0))) => return Err(format!("{schedule0}; {schedule1}: thread 0 came back while thread 1 was still inside its switch")),
-        Ok(Some(e)) => return Err(format!("{schedule0}; {schedule1}: unexpected {e:?}")),
-        Err(e) => return Err(format!("{schedule0}; {schedule1}: thread 1 {e}")),
-    }
+    falls_asleep(tid1, &rx, &schedule1, |e| match e {
+        Event::Back(1) => Some(
+            "thread 1's switch returned holding the lock again, and thread 0 never got it back. \
+             A thread waiting in switch wants the lock just as much as one waiting in acquire"
+                .to_string(),
+        ),
+        Event::Back(0) => Some("thread 0 came back while thread 1 was still inside its switch".to_string()),
+        _ => None,
+    })?;
     late.deliver();
-    match next(&rx, &format!("{schedule0}; {schedule1}: thread 0 never got the lock back"))? {
+    match next(&rx, &format!("{schedule1}: thread 0 never got the lock back"))? {
         Event::Back(0) => {}
-        e => return Err(format!("{schedule0}; {schedule1}: expected thread 0 back from its switch, got {e:?}")),
+        e => return Err(format!("{schedule1}: expected thread 0 back from its switch, got {e:?}")),
     }
     // Thread 0 lets go for good: thread 1, waiting in its switch, must get it.
     let _ = go0.send(());
@@ -479,7 +477,9 @@ pub fn judge_two_jobs(predict: fn(Runtime, usize, Job) -> f64) -> Verdict {
             let want = two_jobs_model(runtime, cores, job);
             let got = exercise::call(|| predict(runtime, cores, job))
                 .map_err(|m| format!("two_jobs({runtime:?}, {cores}, {job:?}) panicked: {m}"))?;
-            if !((got - want).abs() <= 1e-9 * want.max(1.0)) {
+            // Written so that a NaN answer fails too.
+            let close = (got - want).abs() <= 1e-9 * want.max(1.0);
+            if !close {
                 return Err(format!(
                     "two_jobs({runtime:?}, {cores} core(s), {job:?}) returned {got}, expected {want} \
                      (one worker doing both jobs would take {})",

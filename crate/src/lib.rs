@@ -15,7 +15,7 @@
 //! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
 //! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 14 |
 //! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15 |
-//! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03 |
+//! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15 |
 //! | [`basics`] | splitting work, results from threads | 00 |
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |

@@ -1232,9 +1232,7 @@ fn two_jobs_gil_covers(runtime: Runtime, cores: usize, job: Job, native_too: boo
     let gil = runtime == Runtime::CPythonThreads;
     let (mut serial, mut parallel) = (0.0, 0.0);
     for (part, under_gil, computing) in [(job.compute, true, true), (job.native, native_too, true), (job.wait, waiting_too, false)] {
-        if gil && under_gil {
-            serial += 2.0 * part;
-        } else if cores < 2 && computing {
+        if (gil && under_gil) || (cores < 2 && computing) {
             serial += 2.0 * part;
         } else {
             parallel += part;
