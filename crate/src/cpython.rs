@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 const PROGRAMS: &[(&str, &str)] = &[
     ("common.py", include_str!("../python/common.py")),
     ("primes.py", include_str!("../python/primes.py")),
+    ("countdown.py", include_str!("../python/countdown.py")),
+    ("refcount.py", include_str!("../python/refcount.py")),
 ];
 
 /// A `python3` that can run the experiments.
@@ -121,6 +123,58 @@ impl Python {
         }
         Ok(PyPrimes { python: self.version.clone(), found, times })
     }
+
+    /// Chapter 15's countdown from `n` in CPython, timed `samples` times in
+    /// each configuration: "1 thread", "2 threads" (each counting `n / 2`)
+    /// and "2 processes" (each counting `n / 2`, their start-up included).
+    pub fn countdown(&self, n: u64, samples: usize, limit: Duration) -> Result<PyCountdown, String> {
+        let v = self.run("countdown.py", &json!({"n": n, "samples": samples.max(1)}), limit)?;
+        let mut times = Vec::new();
+        for run in v["runs"].as_array().into_iter().flatten() {
+            let name = run["configuration"].as_str().ok_or("countdown.py: a run without its configuration")?;
+            let seconds = run["seconds"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+            times.push((name.to_string(), Stats::from_samples(seconds)));
+        }
+        Ok(PyCountdown {
+            python: self.version.clone(),
+            gil: v["gil"].as_bool().unwrap_or(true),
+            switch_interval: v["switch_interval"].as_f64().unwrap_or(f64::NAN),
+            n,
+            times,
+        })
+    }
+
+    /// CPython's reference counts of one fresh list (`sys.getrefcount`, less
+    /// the one its own argument adds): with one name, after a second name,
+    /// after a list holds it too, and after those two are deleted.
+    pub fn refcounts(&self, limit: Duration) -> Result<Vec<u64>, String> {
+        let v = self.run("refcount.py", &json!({}), limit)?;
+        v["counts"].as_array().map(|a| a.iter().filter_map(Value::as_u64).collect()).ok_or_else(|| format!("refcount.py gave no counts: {v}"))
+    }
+}
+
+/// CPython's countdown: how long each configuration took.
+#[derive(Debug, Clone, Serialize)]
+pub struct PyCountdown {
+    /// The CPython version that ran it.
+    pub python: String,
+    /// Whether its GIL was on (`sys._is_gil_enabled()`; true before 3.13,
+    /// where there is no other build).
+    pub gil: bool,
+    /// `sys.getswitchinterval()`: how long a thread runs before it is asked
+    /// to hand the GIL over (seconds).
+    pub switch_interval: f64,
+    /// The number counted down from, in total, in every configuration.
+    pub n: u64,
+    /// (configuration, timings): "1 thread", "2 threads", "2 processes".
+    pub times: Vec<(String, Stats)>,
+}
+
+impl PyCountdown {
+    /// The timings of `configuration`, if measured.
+    pub fn stats(&self, configuration: &str) -> Option<&Stats> {
+        self.times.iter().find(|(name, _)| name == configuration).map(|(_, s)| s)
+    }
 }
 
 /// CPython's prime search: what it found and how long each setting took.
@@ -189,6 +243,19 @@ mod tests {
         assert_eq!(got.found, want);
         assert_eq!(got.times.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![0, 2]);
         assert!(got.median(2).is_some());
+    }
+
+    #[test]
+    fn cpython_counts_down_in_every_configuration() {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(py) = find() else { return };
+        let run = py.countdown(20_000, 2, Duration::from_secs(60)).unwrap();
+        assert_eq!(run.n, 20_000);
+        for name in ["1 thread", "2 threads", "2 processes"] {
+            assert_eq!(run.stats(name).map(|s| s.samples.len()), Some(2), "{name}");
+        }
+        assert!(run.switch_interval > 0.0 && run.switch_interval < 1.0, "{}", run.switch_interval);
+        assert_eq!(py.refcounts(Duration::from_secs(30)).unwrap(), vec![1, 2, 3, 1]);
     }
 
     #[test]

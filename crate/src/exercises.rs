@@ -86,6 +86,8 @@ exercises! {
     ch13_ticket_lock in "13-starvation": starvation::judge_ticket_lock(FifoLock::new);
     ch14_bank_transfer in "14-race-conditions": race::judge_bank_transfer(transfer);
     ch14_breaking_schedule in "14-race-conditions": race::judge_breaking_schedule(breaking_schedule);
+    ch15_fair_gil in "15-global-interpreter-lock": gil::judge_fair_gil(FairGil::new);
+    ch15_two_jobs in "15-global-interpreter-lock": gil::judge_two_jobs(two_jobs);
 }
 
 /// Checks the learner's solution of an exercise and prints the verdict:

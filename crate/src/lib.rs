@@ -14,8 +14,8 @@
 //! | [`progress`] | which exercises you have passed, per chapter (`progress()`) | all |
 //! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
 //! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 14 |
-//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02 |
-//! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03 |
+//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15 |
+//! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15 |
 //! | [`basics`] | splitting work, results from threads | 00 |
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
@@ -29,6 +29,7 @@
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
 //! | [`race`] | race conditions in explored models: a counter that loses updates, a bank whose transfers race | 14 |
+//! | [`gil`] | a global interpreter lock, emulated: the trait a notebook's GIL implements, CPython's switch interval, the fair-GIL check | 15 |
 //! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14 |
 //!
 //! Topics with heavy dependencies are cargo features, so a chapter loads only
@@ -52,6 +53,7 @@ pub mod deadlock;
 pub mod exercise;
 pub mod exercises;
 pub mod explore;
+pub mod gil;
 pub mod guards;
 pub mod machine;
 pub mod measure;
@@ -113,6 +115,7 @@ pub mod prelude {
     pub use crate::deadlock::{self, Board, Lock, Stuck};
     pub use crate::check;
     pub use crate::exercise;
+    pub use crate::gil::{self, GlobalLock};
     pub use crate::guards;
     pub use crate::machine::{machine, Machine};
     pub use crate::measure::{self, measure, save_json, time, Stats};

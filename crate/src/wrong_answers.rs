@@ -19,6 +19,7 @@
 
 use crate::deadlock::Table;
 use crate::exercise::Verdict;
+use crate::gil::{GlobalLock, Job, Runtime};
 use crate::guards::{Pool, Store, StoreGuard, Transact};
 use crate::process::{Inbox, Msg, Worker};
 use serde_json::{json, Value};
@@ -287,6 +288,23 @@ wrong_answers! {
         // Schedule-dependent by construction: every step alternates.
         alternates_every_step => || [0, 1].repeat(8), says "cannot run";
         names_a_third_thread => || vec![2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1], says "only two threads";
+    }
+    ch15_fair_gil {
+        // Schedule-dependent: right whenever the woken thread is quicker than the one that woke it.
+        offers_but_grabs_it_back => || WrongGil::new(GilMistake::OffersButGrabsItBack), says "before thread 1 ever had it";
+        // Schedule-dependent: wrong only while a thread waits in switch for its turn back.
+        counts_only_threads_in_acquire => || WrongGil::new(GilMistake::CountsOnlyAcquire), says "thread 0 never got it back";
+        no_exclusion => || WrongGil::new(GilMistake::NoExclusion), says "returned while thread 0 held the lock";
+        switch_always_waits => || WrongGil::new(GilMistake::SwitchAlwaysWaits), says "with nobody else waiting";
+        switch_wakes_nobody => || WrongGil::new(GilMistake::SwitchWakesNobody), says "thread 1 never got the lock";
+        release_wakes_nobody => || WrongGil::new(GilMistake::ReleaseWakesNobody), says "does release wake";
+    }
+    ch15_two_jobs {
+        gil_serialises_native_code_too => |r, c, j: Job| two_jobs_gil_covers(r, c, j, true, false), says "CPythonThreads, 2 core(s)";
+        gil_held_while_waiting => |r, c, j: Job| two_jobs_gil_covers(r, c, j, false, true), says "CPythonThreads, 2 core(s)";
+        ignores_the_cores => |r, _c, j: Job| two_jobs_gil_covers(r, 2, j, false, false), says "1 core(s)";
+        free_threaded_keeps_the_gil => |r, c, j: Job| two_jobs_gil_covers(if r == Runtime::FreeThreaded { Runtime::CPythonThreads } else { r }, c, j, false, false), says "FreeThreaded";
+        processes_share_one_gil => |r, c, j: Job| two_jobs_gil_covers(if r == Runtime::CPythonProcesses { Runtime::CPythonThreads } else { r }, c, j, false, false), says "CPythonProcesses";
     }
 }
 
@@ -1549,4 +1567,97 @@ mod ch07 {
         first_triple_that(samples, |a, b, c| op(op(a, b), c) != op(a, op(c, b)))
             .or_else(|| first_pair_that(samples, |a, b| op(a, b) != op(b, a)))
     }
+}
+
+// --- ch15 ----------------------------------------------------------------------
+
+/// The mistakes a global lock can make, one [`WrongGil`] each.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum GilMistake {
+    /// switch = release, then acquire: the lock is offered, and usually taken back at once.
+    OffersButGrabsItBack,
+    /// Forced switching, but a thread waiting in switch is not counted as waiting.
+    CountsOnlyAcquire,
+    /// acquire never waits.
+    NoExclusion,
+    /// switch waits for another thread to take the lock even when nobody waits.
+    SwitchAlwaysWaits,
+    /// switch lets go and waits for its turn, without waking anyone.
+    SwitchWakesNobody,
+    /// release lets go without waking anyone.
+    ReleaseWakesNobody,
+}
+
+/// The reference solution's lock, with one mistake.
+pub(crate) struct WrongGil {
+    state: Mutex<(Option<usize>, usize, u64)>, // (holder, waiting, taken)
+    changed: crate::gil::Condvar,
+    mistake: GilMistake,
+}
+
+impl WrongGil {
+    pub(crate) fn new(mistake: GilMistake) -> WrongGil {
+        WrongGil { state: Mutex::new((None, 0, 0)), changed: crate::gil::Condvar::new(), mistake }
+    }
+}
+
+impl GlobalLock for WrongGil {
+    fn acquire(&self, me: usize) {
+        let mut t = self.state.lock().unwrap();
+        t.1 += 1;
+        if self.mistake != GilMistake::NoExclusion {
+            t = self.changed.wait_while(t, |t| t.0.is_some()).unwrap();
+        }
+        t.1 -= 1;
+        t.0 = Some(me);
+        t.2 += 1;
+    }
+    fn release(&self, _me: usize) {
+        self.state.lock().unwrap().0 = None;
+        if self.mistake != GilMistake::ReleaseWakesNobody {
+            self.changed.notify_all();
+        }
+    }
+    fn switch(&self, me: usize) {
+        if self.mistake == GilMistake::OffersButGrabsItBack {
+            if self.state.lock().unwrap().1 > 0 {
+                self.release(me);
+                self.acquire(me);
+            }
+            return;
+        }
+        let mut t = self.state.lock().unwrap();
+        if t.1 == 0 && self.mistake != GilMistake::SwitchAlwaysWaits {
+            return;
+        }
+        let mine = t.2;
+        t.0 = None;
+        if self.mistake != GilMistake::CountsOnlyAcquire {
+            t.1 += 1;
+        }
+        if self.mistake != GilMistake::SwitchWakesNobody {
+            self.changed.notify_all();
+        }
+        t = self.changed.wait_while(t, |t| t.2 == mine || t.0.is_some()).unwrap();
+        if self.mistake != GilMistake::CountsOnlyAcquire {
+            t.1 -= 1;
+        }
+        t.0 = Some(me);
+        t.2 += 1;
+    }
+}
+
+/// A prediction for two jobs that puts the GIL over the native part
+/// (`native_too`) or over the wait (`waiting_too`) as well as over Python code.
+fn two_jobs_gil_covers(runtime: Runtime, cores: usize, job: Job, native_too: bool, waiting_too: bool) -> f64 {
+    let gil = runtime == Runtime::CPythonThreads;
+    let (mut serial, mut parallel) = (0.0, 0.0);
+    for (part, under_gil, computing) in [(job.compute, true, true), (job.native, native_too, true), (job.wait, waiting_too, false)] {
+        if (gil && under_gil) || (cores < 2 && computing) {
+            serial += 2.0 * part;
+        } else {
+            parallel += part;
+        }
+    }
+    serial + parallel
 }
