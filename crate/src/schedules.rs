@@ -56,7 +56,7 @@ pub fn search(runs: usize, seed: u64, test: impl Fn() + Send + Sync + 'static) -
         let mut config = Config::new();
         config.failure_persistence = FailurePersistence::File(Some(dir.clone()));
         let runner = Runner::new(RandomScheduler::new_from_seed(seed, runs), config);
-        quiet(|| exercise::quietly(|| runner.run(counted)))
+        quiet(|| keeping_our_panic_hook(|| exercise::quietly(|| runner.run(counted))))
     });
     let runs_done = count.load(Ordering::SeqCst);
     let found = match outcome {
@@ -81,12 +81,31 @@ pub fn replay(schedule: &str, test: impl Fn() + Send + Sync + 'static) -> Result
     let mut config = Config::new();
     config.failure_persistence = FailurePersistence::None;
     quiet(|| {
-        exercise::quietly(move || {
-            let runner = Runner::new(ReplayScheduler::new_from_encoded(&schedule), config);
-            runner.run(test);
+        keeping_our_panic_hook(|| {
+            exercise::quietly(move || {
+                let runner = Runner::new(ReplayScheduler::new_from_encoded(&schedule), config);
+                runner.run(test);
+            })
         })
     })
     .and_then(|inner| inner)
+}
+
+/// Runs `f` (a shuttle run) and puts the process's panic hook back as it
+/// was. On its first run shuttle installs a panic hook of its own, for good,
+/// that reports every later panic as a failed shuttle task ("Task failed,
+/// serializing schedule" on stderr), also the panics of exercise checks in
+/// later cells. Shuttle does not need it (a failure is persisted where it
+/// is detected), so here it wraps a hook that does nothing and is removed
+/// again afterwards.
+fn keeping_our_panic_hook<T>(f: impl FnOnce() -> T) -> T {
+    let _ = exercise::quietly(|| ()); // the crate's own hook is in place first
+    let ours = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let out = f();
+    drop(std::panic::take_hook()); // shuttle's, if it installed one
+    std::panic::set_hook(ours);
+    out
 }
 
 /// Runs `f` with this process's stderr sent to a temporary file (deleted
