@@ -273,7 +273,19 @@ pub fn process_files(files: &[Vec<u8>], workers: usize, reads: Reads) -> Result<
 pub struct TileRun {
     pub workers: usize,
     pub reads: Reads,
+    /// The median of the samples, and their spread.
     pub seconds: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Speedups against the first run of `runs` (one worker): the median
+/// speedup and its spread (from the slowest and fastest sample).
+pub fn speedups(runs: &[TileRun]) -> Vec<crate::chart::SpeedupPoint> {
+    let one = runs.first().map_or(1.0, |r| r.seconds);
+    runs.iter()
+        .map(|r| crate::chart::SpeedupPoint { workers: r.workers, median: one / r.seconds, min: one / r.max, max: one / r.min })
+        .collect()
 }
 
 /// Times [`process_files`] for each worker count in `workers`, `samples`
@@ -288,7 +300,7 @@ pub fn time_tiles(files: &[Vec<u8>], workers: &[usize], reads: Reads, samples: u
             times.push(start.elapsed().as_secs_f64());
         }
         times.sort_by(f64::total_cmp);
-        out.push(TileRun { workers: w, reads, seconds: times[times.len() / 2] });
+        out.push(TileRun { workers: w, reads, seconds: times[times.len() / 2], min: times[0], max: times[times.len() - 1] });
     }
     Ok(out)
 }
