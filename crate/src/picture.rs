@@ -2,7 +2,7 @@
 //! and "after" can be compared. Like a [`crate::chart::Chart`], a
 //! [`Picture`] shows itself as an `<img>` whose source is a data URI (here a
 //! PNG), which JupyterLab keeps when a saved notebook is opened untrusted,
-//! with the PNG itself and a line of text as fallbacks.
+//! with a line of text as the fallback for plain-text viewers.
 //!
 //! Every picture of the course goes through [`show`].
 
@@ -13,7 +13,7 @@ use std::io::Cursor;
 
 /// The width each panel is scaled down to (pictures stay small in the
 /// saved notebook; the work is done on the full-size images).
-pub const PANEL_WIDTH: u32 = 300;
+pub const PANEL_WIDTH: u32 = 240;
 const GAP: u32 = 6;
 
 /// One image to show, colour or grey.
@@ -85,7 +85,13 @@ pub fn show(title: &str, panels: &[(&str, Panel)]) -> Result<Picture, String> {
         imageops::replace(&mut canvas, p, i as i64 * (PANEL_WIDTH + GAP) as i64, 0);
     }
     let mut png = Vec::new();
-    canvas.write_to(&mut Cursor::new(&mut png), ImageFormat::Png).map_err(|e| format!("picture '{title}': {e}"))?;
+    let written = if panels.iter().all(|(_, p)| matches!(p, Panel::Gray(_))) {
+        // One byte a pixel instead of three: a third of the size.
+        image::DynamicImage::ImageRgb8(canvas).to_luma8().write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+    } else {
+        canvas.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+    };
+    written.map_err(|e| format!("picture '{title}': {e}"))?;
     Ok(Picture { title: title.to_string(), captions: panels.iter().map(|(n, _)| n.to_string()).collect(), png })
 }
 
@@ -109,9 +115,9 @@ impl Picture {
 
     /// evcxr calls this when a cell's value is a `Picture`.
     pub fn evcxr_display(&self) {
-        let data = base64::engine::general_purpose::STANDARD.encode(&self.png);
+        // Like a chart: the <img> (kept untrusted), a line of text as fallback;
+        // not the PNG a second time, which would double the saved notebook.
         println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.html());
-        println!("EVCXR_BEGIN_CONTENT image/png\n{data}\nEVCXR_END_CONTENT");
         println!("EVCXR_BEGIN_CONTENT text/plain\n[picture] {}: {}\nEVCXR_END_CONTENT", self.title, self.captions.join(" | "));
     }
 }
