@@ -35,7 +35,7 @@ pub fn find(name: &str) -> Option<&'static Exercise> {
 }
 
 macro_rules! exercises {
-    ($($name:ident in $notebook:literal: $module:ident::$judge:ident($item:expr);)*) => {
+    ($($(#[$only:meta])? $name:ident in $notebook:literal: $module:ident::$judge:ident($item:expr);)*) => {
         /// Every exercise of the course, in the order of the chapters.
         pub const TABLE: &[Exercise] = &[
             $(Exercise { name: stringify!($name), notebook: $notebook, item: stringify!($item), module: stringify!($module) },)*
@@ -43,12 +43,13 @@ macro_rules! exercises {
 
         /// Each exercise's judge under the exercise's name: what `check!` calls.
         pub mod judges {
-            $(pub use crate::$module::$judge as $name;)*
+            $($(#[$only])? pub use crate::$module::$judge as $name;)*
         }
 
         /// The reference solutions, each checked by its exercise's judge.
         pub mod solutions {
             $(
+                $(#[$only])?
                 #[allow(dead_code, unused_imports)]
                 pub mod $name {
                     include!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/solutions/", stringify!($name), ".rs"));
@@ -80,6 +81,10 @@ exercises! {
     ch06_poison_pill in "06-processes": process::judge_poison_pill((produce, consume));
     ch07_tree_reduce in "07-reduction-operators": reduction::judge_tree_reduce(tree_reduce);
     ch07_find_flaw in "07-reduction-operators": reduction::judge_find_flaw(find_flaw);
+    // A chapter that needs a feature marks its rows `#[cfg(feature = "...")]`:
+    // the table lists them always; their judges and solutions exist with the feature.
+    #[cfg(feature = "image")] ch08_seamless_tiles in "08-image-processing": imaging::judge_seamless_tiles(threshold_tile);
+    #[cfg(feature = "image")] ch08_parallel_tiles in "08-image-processing": imaging::judge_parallel_tiles(parallel_tiles);
     ch12_philosophers in "12-deadlocks": deadlock::judge_philosophers(philosopher);
     ch12_find_cycle in "12-deadlocks": deadlock::judge_find_cycle(find_cycle);
     ch13_fair_rwlock in "13-starvation": starvation::judge_fair_rwlock(FairRw::new);

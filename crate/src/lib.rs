@@ -23,8 +23,10 @@
 //! | [`workqueue`] | work queues and priority queues (with aging) shared by a pool of threads | 03 |
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
 //! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, a store for transactions | 04 |
-//! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops; the inbox of a pool | 06, 07, 08, 15 |
+//! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops; the inbox of a pool | 06, 07, 15 |
 //! | [`reduction`] | reductions: rounds of a tree reduction, values that remember their combining tree, flaws of an operator (grouping, order) | 07 |
+//! | [`imaging`] | a scene drawn in code, grayscale, global and adaptive thresholds, tiles as files processed by workers | 08 |
+//! | [`picture`] | images shown inline side by side, also in untrusted notebooks (both need the feature `image`) | 08 |
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
@@ -55,7 +57,11 @@ pub mod exercises;
 pub mod explore;
 pub mod gil;
 pub mod guards;
+#[cfg(feature = "image")]
+pub mod imaging;
 pub mod machine;
+#[cfg(feature = "image")]
+pub mod picture;
 pub mod measure;
 pub mod primes;
 pub mod process;
@@ -117,6 +123,12 @@ pub mod prelude {
     pub use crate::exercise;
     pub use crate::gil::{self, GlobalLock};
     pub use crate::guards;
+    #[cfg(feature = "image")]
+    pub use crate::imaging::{self, Reads, Tile};
+    #[cfg(feature = "image")]
+    pub use crate::picture::{self, Picture};
+    #[cfg(feature = "image")]
+    pub use image::{GrayImage, RgbImage};
     pub use crate::machine::{machine, Machine};
     pub use crate::measure::{self, measure, save_json, time, Stats};
     pub use crate::primes;

@@ -59,8 +59,9 @@ fn complain(why: String) -> ! {
 }
 
 macro_rules! wrong_answers {
-    ($($exercise:ident { $($mistake:ident => $answer:expr $(, says $fragment:literal)*;)+ })+) => {
+    ($($(#[$only:meta])? $exercise:ident { $($mistake:ident => $answer:expr $(, says $fragment:literal)*;)+ })+) => {
         $(
+            $(#[$only])?
             mod $exercise {
                 $(
                     #[test]
@@ -241,6 +242,22 @@ wrong_answers! {
         checks_associativity_only => ch07::checks_associativity_only, says "keep the left one over the samples [1, 2, 3]: you found no flaw", says "1 ∘ 2 = 1 while 2 ∘ 1 = 2";
         checks_commutativity_first => ch07::checks_commutativity_first, says "subtraction", says "NotCommutative(8.0, 3.0)", says "grouping matters too";
         swaps_b_and_c_on_one_side => ch07::swaps_b_and_c_on_one_side, says "power over the samples [2, 1]: you reported NotAssociative(2.0, 2.0, 1.0)", says "do not break the law";
+    }
+    // Rows of a chapter that needs a feature carry its `#[cfg]`, as in the exercise table.
+    #[cfg(feature = "image")] ch08_seamless_tiles {
+        no_halo => tile_answers::no_halo, says "the block around that pixel reaches";
+        halo_one_pixel_short => tile_answers::halo_one_pixel_short, says "still inside the image";
+        keeps_the_halo => tile_answers::keeps_the_halo, says "cut the halo off again";
+        pads_with_black => tile_answers::pads_with_black, says "past the image's edge";
+    }
+    #[cfg(feature = "image")] ch08_parallel_tiles {
+        one_at_a_time => tile_answers::one_at_a_time, says "400 tiles on 2 workers, tile 0 slow", says "had still not started";
+        // Schedule-dependent: fine while tiles cost the same; the check makes tile 0 slow,
+        // and the rest of worker 0's block waits behind it.
+        fixed_blocks => tile_answers::fixed_blocks, says "400 tiles on 2 workers, tile 0 slow", says "tiles [1, 2, 3, 4, 5, 6, ... 199 in all] had still not started";
+        // Schedule-dependent: right whenever tiles finish in order; the slow tile makes them not.
+        finish_order => tile_answers::finish_order, says "results must come back in tile order";
+        drops_the_remainder => tile_answers::drops_the_remainder, says "10 tiles on 3 workers: tiles [9] were never processed";
     }
     ch12_philosophers {
         // Schedule-dependent: deadlocks only when all reach for their right fork at once.
@@ -1190,6 +1207,99 @@ fn checks_then_locks(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
     bank.set_balance(from, have - amount);
     bank.set_balance(to, bank.balance(to) + amount);
     true
+}
+
+// --- ch08 ----------------------------------------------------------------------
+
+#[cfg(feature = "image")]
+mod tile_answers {
+    use crate::imaging::{self, Tile, BLOCK, C};
+    use image::{imageops, GrayImage};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// Right except for the halo's radius `r` (and whether it stops at the image's edge).
+    fn with_halo(image: &GrayImage, tile: Tile, r: u32, keep: bool) -> GrayImage {
+        let (x0, y0) = (tile.x.saturating_sub(r), tile.y.saturating_sub(r));
+        let x1 = (tile.x + tile.width + r).min(image.width());
+        let y1 = (tile.y + tile.height + r).min(image.height());
+        let grown = imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image();
+        let done = imaging::adaptive_mean(&grown, BLOCK, C).expect("not empty");
+        if keep {
+            return done;
+        }
+        imageops::crop_imm(&done, tile.x - x0, tile.y - y0, tile.width, tile.height).to_image()
+    }
+
+    pub fn no_halo(image: &GrayImage, tile: Tile) -> GrayImage {
+        with_halo(image, tile, 0, false)
+    }
+
+    pub fn halo_one_pixel_short(image: &GrayImage, tile: Tile) -> GrayImage {
+        with_halo(image, tile, BLOCK / 2 - 1, false)
+    }
+
+    pub fn keeps_the_halo(image: &GrayImage, tile: Tile) -> GrayImage {
+        with_halo(image, tile, BLOCK / 2, true)
+    }
+
+    /// A halo on every side, black where it falls outside the image.
+    pub fn pads_with_black(image: &GrayImage, tile: Tile) -> GrayImage {
+        let r = BLOCK / 2;
+        let padded = GrayImage::from_fn(tile.width + 2 * r, tile.height + 2 * r, |x, y| {
+            let (ix, iy) = ((tile.x + x) as i64 - r as i64, (tile.y + y) as i64 - r as i64);
+            if ix < 0 || iy < 0 || ix >= image.width() as i64 || iy >= image.height() as i64 {
+                image::Luma([0])
+            } else {
+                *image.get_pixel(ix as u32, iy as u32)
+            }
+        });
+        let done = imaging::adaptive_mean(&padded, BLOCK, C).expect("not empty");
+        imageops::crop_imm(&done, r, r, tile.width, tile.height).to_image()
+    }
+
+    type Process<'a> = &'a (dyn Fn(usize) -> GrayImage + Sync);
+
+    pub fn one_at_a_time(count: usize, _workers: usize, process: Process) -> Vec<GrayImage> {
+        (0..count).map(process).collect()
+    }
+
+    /// A block of tiles per worker, `size` tiles each.
+    fn blocks(count: usize, workers: usize, size: usize, process: Process) -> Vec<GrayImage> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers.max(1))
+                .map(|w| s.spawn(move || (w * size..((w + 1) * size).min(count)).map(process).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    pub fn fixed_blocks(count: usize, workers: usize, process: Process) -> Vec<GrayImage> {
+        blocks(count, workers, count.div_ceil(workers.max(1)).max(1), process)
+    }
+
+    pub fn drops_the_remainder(count: usize, workers: usize, process: Process) -> Vec<GrayImage> {
+        blocks(count, workers, count / workers.max(1), process)
+    }
+
+    /// A shared counter, but results kept in the order they finish.
+    pub fn finish_order(count: usize, workers: usize, process: Process) -> Vec<GrayImage> {
+        let next = AtomicUsize::new(0);
+        let done = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..workers.max(1) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        return;
+                    }
+                    let out = process(i);
+                    done.lock().unwrap().push(out);
+                });
+            }
+        });
+        done.into_inner().unwrap()
+    }
 }
 
 // --- ch06 ----------------------------------------------------------------------
