@@ -314,7 +314,7 @@ wrong_answers! {
         no_exclusion => || WrongGil::new(GilMistake::NoExclusion), says "returned while thread 0 held the lock";
         switch_always_waits => || WrongGil::new(GilMistake::SwitchAlwaysWaits), says "with nobody else waiting";
         switch_wakes_nobody => || WrongGil::new(GilMistake::SwitchWakesNobody), says "thread 1 never got the lock";
-        release_wakes_nobody => || WrongGil::new(GilMistake::ReleaseWakesNobody), says "does release wake";
+        release_wakes_nobody => || WrongGil::new(GilMistake::ReleaseWakesNobody), says "the threads are stuck";
     }
     ch15_two_jobs {
         gil_serialises_native_code_too => |r, c, j: Job| two_jobs_gil_covers(r, c, j, true, false), says "CPythonThreads, 2 core(s)";
