@@ -297,11 +297,10 @@ mod tests {
     fn readers_first_keeps_writers_alone() {
         // Whether the writers starve in a given run depends on the machine's
         // load (a busy machine leaves gaps between the readers), so the test
-        // asserts only what must always hold; the notebook shows the starving,
+        // asserts only what must always hold (a writer is always alone); the notebook shows the starving,
         // and the fair-lock judge forces it (crate::wrong_answers).
         let r = run("readers first", Arc::new(crate::wrong_answers::ReadersFirst::new()), Workload::book(Duration::from_millis(500)));
         assert_eq!(r.violations, 0, "{r}");
-        assert!(r.totals().0 > 0, "{r}");
     }
 
     #[test]
