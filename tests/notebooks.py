@@ -24,8 +24,11 @@ Course progress goes to target/notebooks/progress.json (emptied at the start
 of a run), never to the learner's own progress.json.
 
 Executed copies go to target/notebooks/. Usage:
-    python tests/notebooks.py [--bench] [NOTEBOOK ...]
+    python tests/notebooks.py [--bench | --twice] [NOTEBOOK ...]
 --bench runs the shipped notebooks (no solutions) and prints timings instead.
+--twice runs every cell twice in the one kernel (the whole notebook, then the
+whole notebook again), as a learner who re-runs everything does; every check
+above applies to both passes. Not part of the test command: it doubles the time.
 """
 
 import argparse
@@ -217,6 +220,7 @@ def bench(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bench", action="store_true", help="print timings of the shipped notebooks instead of testing")
+    parser.add_argument("--twice", action="store_true", help="run each notebook twice in one kernel")
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args()
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -248,6 +252,11 @@ def main():
     for path in paths:
         print(f"--- {path.name}", flush=True)
         shipped = nbformat.read(path, as_version=4)
+        if args.twice:
+            again = copy.deepcopy(shipped.cells)
+            for i, cell in enumerate(again):
+                cell["id"] = f"again-{i}"
+            shipped.cells += again
         nb, problems = with_solutions(shipped)
         exec_problems, seconds = execute(nb)
         problems += exec_problems + inspect(nb, path.stem)
