@@ -77,6 +77,8 @@ exercises! {
     ch03_aging_queue in "03-threads": workqueue::judge_aging_queue(Aging::new);
     ch04_lease in "04-raii-guards": guards::judge_lease(lease);
     ch04_transaction in "04-raii-guards": guards::judge_transaction(begin);
+    #[cfg(feature = "web")] ch05_deadline in "05-web-requests": web::judge_deadline(fetch_all);
+    #[cfg(feature = "web")] ch05_retries in "05-web-requests": web::judge_retries(get_with_retries);
     ch06_reliable_pool in "06-processes": process::judge_reliable_pool(pool_run);
     ch06_poison_pill in "06-processes": process::judge_poison_pill((produce, consume));
     ch07_tree_reduce in "07-reduction-operators": reduction::judge_tree_reduce(tree_reduce);

@@ -23,6 +23,7 @@
 //! | [`workqueue`] | work queues and priority queues (with aging) shared by a pool of threads | 03 |
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
 //! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, a store for transactions | 04 |
+//! | [`web`] | a local HTTP server standing in for httpstat.us: statuses, delays, pages, flaky and held URLs, its own count of requests in flight (feature `web`) | 05 |
 //! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops; the inbox of a pool | 06, 07, 15 |
 //! | [`reduction`] | reductions: rounds of a tree reduction, values that remember their combining tree, flaws of an operator (grouping, order) | 07 |
 //! | [`imaging`] | a scene drawn in code, grayscale, global and adaptive thresholds, tiles as files processed by workers | 08 |
@@ -73,6 +74,8 @@ pub mod schedules;
 pub mod sequential;
 pub mod starvation;
 pub mod timeline;
+#[cfg(feature = "web")]
+pub mod web;
 pub mod workload;
 pub mod workqueue;
 #[cfg(test)]
@@ -142,6 +145,10 @@ pub mod prelude {
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     pub use crate::timeline::{State, Timeline};
     pub use crate::workload;
+    #[cfg(feature = "web")]
+    pub use crate::ureq;
+    #[cfg(feature = "web")]
+    pub use crate::web::{self, WebServer};
     pub use crate::workqueue::{self, AgingQueue, WorkQueue};
     pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub use std::sync::{Arc, Mutex};

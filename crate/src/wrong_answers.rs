@@ -259,6 +259,22 @@ wrong_answers! {
         finish_order => tile_answers::finish_order, says "results must come back in tile order";
         drops_the_remainder => tile_answers::drops_the_remainder, says "10 tiles on 3 workers: tiles [9] were never processed";
     }
+    #[cfg(feature = "web")] ch05_deadline {
+        waits_for_every_thread => web_answers::waits_for_every_thread, says "had not returned 15 s after its deadline", says "/hold/a";
+        one_url_at_a_time => web_answers::one_url_at_a_time, says "the server saw only 1 of the 5 requests arrive", says "one at a time";
+        // Schedule-dependent: right whenever the answers come back in the URLs' order;
+        // the check's server holds URLs 1 and 3 until the function returns, so
+        // arrival order never matches (whatever the order among the others).
+        collects_in_finish_order => web_answers::collects_in_finish_order, says "in the wrong places", says "finish order";
+        drops_error_statuses => web_answers::drops_error_statuses, says "URL 1 (/gate/five?n=5&rank=3&status=404)", says "an error status is an answer too";
+    }
+    #[cfg(feature = "web")] ch05_retries {
+        retries_without_pausing => web_answers::retries_without_pausing, says "must be at least 300ms";
+        pauses_the_same_each_time => web_answers::pauses_the_same_each_time, says "attempt 3 came", says "at least 600ms";
+        retries_client_errors => web_answers::retries_client_errors, says "answers 404", says "asking again gets the same answer";
+        one_attempt_too_few => web_answers::one_attempt_too_few, says "answers 502 to the first 3 requests", says "too few";
+        returns_the_last_status => web_answers::returns_the_last_status, says "every attempt failed, and you returned Ok(503)";
+    }
     ch12_philosophers {
         // Schedule-dependent: deadlocks only when all reach for their right fork at once.
         left_then_right => left_then_right, says "deadlock: ", says "everyone's first fork in hand before anyone reached for a second";
@@ -1207,6 +1223,121 @@ fn checks_then_locks(bank: &Bank, from: usize, to: usize, amount: i64) -> bool {
     bank.set_balance(from, have - amount);
     bank.set_balance(to, bank.balance(to) + amount);
     true
+}
+
+// --- ch05 ----------------------------------------------------------------------
+
+#[cfg(feature = "web")]
+mod web_answers {
+    use crate::ureq;
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    fn status(url: &str, limit: Duration) -> Option<u16> {
+        crate::web::agent(limit).get(url).call().ok().map(|r| r.status().as_u16())
+    }
+
+    /// Right, except that it waits for every thread, however long.
+    pub fn waits_for_every_thread(urls: &[String], _deadline: Duration) -> Vec<Option<u16>> {
+        let handles: Vec<_> = urls.iter().cloned().map(|u| thread::spawn(move || status(&u, Duration::from_secs(60)))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(None)).collect()
+    }
+
+    /// Keeps the deadline, but asks one URL after the other.
+    pub fn one_url_at_a_time(urls: &[String], deadline: Duration) -> Vec<Option<u16>> {
+        let until = Instant::now() + deadline;
+        urls.iter()
+            .map(|u| {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() { None } else { status(u, left) }
+            })
+            .collect()
+    }
+
+    /// Concurrent and on time, but each answer goes to the next free place.
+    pub fn collects_in_finish_order(urls: &[String], deadline: Duration) -> Vec<Option<u16>> {
+        let until = Instant::now() + deadline;
+        let (tx, rx) = mpsc::channel();
+        for u in urls {
+            let (tx, u) = (tx.clone(), u.clone());
+            thread::spawn(move || {
+                let _ = tx.send(status(&u, deadline));
+            });
+        }
+        let mut results = Vec::new();
+        while results.len() < urls.len() {
+            match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(s) => results.push(s),
+                Err(_) => break,
+            }
+        }
+        results.resize(urls.len(), None);
+        results
+    }
+
+    /// Right, but with ureq's default agent: a 4xx or 5xx comes back as an error.
+    pub fn drops_error_statuses(urls: &[String], deadline: Duration) -> Vec<Option<u16>> {
+        let until = Instant::now() + deadline;
+        let (tx, rx) = mpsc::channel();
+        for (i, u) in urls.iter().cloned().enumerate() {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(deadline)).build().into();
+                let _ = tx.send((i, agent.get(&u).call().ok().map(|r| r.status().as_u16())));
+            });
+        }
+        let mut results = vec![None; urls.len()];
+        for _ in 0..urls.len() {
+            match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok((i, s)) => results[i] = s,
+                Err(_) => break,
+            }
+        }
+        results
+    }
+
+    /// The shape of every retry answer below: `pause_before(k)` is the pause
+    /// before attempt k + 1, `tries` how many attempts it makes, `retry`
+    /// which statuses it asks again for, `give_up` what it returns at the end.
+    fn retrying(url: &str, tries: u32, pause_before: impl Fn(u32) -> Duration, retry: impl Fn(u16) -> bool, give_up: impl Fn(Option<u16>) -> Result<u16, String>) -> Result<u16, String> {
+        let mut last = None;
+        for k in 1..=tries {
+            match crate::web::agent(Duration::from_secs(10)).get(url).call() {
+                Ok(r) if !retry(r.status().as_u16()) => return Ok(r.status().as_u16()),
+                Ok(r) => last = Some(r.status().as_u16()),
+                Err(_) => last = None,
+            }
+            if k < tries {
+                thread::sleep(pause_before(k));
+            }
+        }
+        give_up(last)
+    }
+
+    fn err(last: Option<u16>) -> Result<u16, String> {
+        Err(format!("gave up; the last attempt got {last:?}"))
+    }
+
+    pub fn retries_without_pausing(url: &str, attempts: u32, _pause: Duration) -> Result<u16, String> {
+        retrying(url, attempts, |_| Duration::ZERO, |s| s >= 500, err)
+    }
+
+    pub fn pauses_the_same_each_time(url: &str, attempts: u32, pause: Duration) -> Result<u16, String> {
+        retrying(url, attempts, |_| pause, |s| s >= 500, err)
+    }
+
+    pub fn retries_client_errors(url: &str, attempts: u32, pause: Duration) -> Result<u16, String> {
+        retrying(url, attempts, |k| pause * 2u32.pow(k - 1), |s| s >= 400, err)
+    }
+
+    pub fn one_attempt_too_few(url: &str, attempts: u32, pause: Duration) -> Result<u16, String> {
+        retrying(url, attempts.saturating_sub(1).max(1), |k| pause * 2u32.pow(k - 1), |s| s >= 500, err)
+    }
+
+    pub fn returns_the_last_status(url: &str, attempts: u32, pause: Duration) -> Result<u16, String> {
+        retrying(url, attempts, |k| pause * 2u32.pow(k - 1), |s| s >= 500, |last| last.ok_or_else(|| "no answer".to_string()))
+    }
 }
 
 // --- ch08 ----------------------------------------------------------------------
