@@ -87,6 +87,8 @@ exercises! {
     // the table lists them always; their judges and solutions exist with the feature.
     #[cfg(feature = "image")] ch08_seamless_tiles in "08-image-processing": imaging::judge_seamless_tiles(threshold_tile);
     #[cfg(feature = "image")] ch08_parallel_tiles in "08-image-processing": imaging::judge_parallel_tiles(parallel_tiles);
+    #[cfg(feature = "async")] ch11_echo_server in "11-communication-channels": channels::judge_echo_server(serve);
+    #[cfg(feature = "async")] ch11_pipeline in "11-communication-channels": channels::judge_pipeline(pipeline);
     ch12_philosophers in "12-deadlocks": deadlock::judge_philosophers(philosopher);
     ch12_find_cycle in "12-deadlocks": deadlock::judge_find_cycle(find_cycle);
     ch13_fair_rwlock in "13-starvation": starvation::judge_fair_rwlock(FairRw::new);

@@ -24,6 +24,7 @@
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
 //! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, a store for transactions | 04 |
 //! | [`web`] | a local HTTP server standing in for httpstat.us: statuses, delays, pages, flaky and held URLs, its own count of requests in flight (feature `web`) | 05 |
+//! | [`channels`] | a runtime for a cell's async code, a TCP server on a thread of its own that stops when its handle drops, the checks of an echo server (real sockets) and of a pipeline of bounded channels (feature `async`) | 11 |
 //! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops; the inbox of a pool | 06, 07, 15 |
 //! | [`reduction`] | reductions: rounds of a tree reduction, values that remember their combining tree, flaws of an operator (grouping, order) | 07 |
 //! | [`imaging`] | a scene drawn in code, grayscale, global and adaptive thresholds, tiles as files processed by workers | 08 |
@@ -48,6 +49,8 @@ extern crate self as concurrency_lab;
 
 pub mod amdahl;
 pub mod basics;
+#[cfg(feature = "async")]
+pub mod channels;
 pub mod chart;
 pub mod compiler;
 pub mod cpython;
@@ -117,6 +120,8 @@ pub use serde_json;
 pub mod prelude {
     pub use crate::amdahl::{self, SpeedupCurve};
     pub use crate::basics;
+    #[cfg(feature = "async")]
+    pub use crate::channels::{self, block_on, Server};
     pub use crate::chart::{self, Chart, Series};
     pub use crate::compiler;
     pub use crate::cpython;

@@ -19,14 +19,12 @@
 //!
 //! It counts what a well-mannered client cares about: requests in flight
 //! now, the most at once ([`WebServer::peak_in_flight`]) and requests
-//! answered. No request waits longer than a minute, and dropping the
-//! handle stops the server at once (requests still waiting are cut off).
-//! Each server has its own port, so re-running a cell never meets
-//! `AddrInUse`.
-//!
-//! The server runs on its own runtime on its own thread: it works the same
-//! in a notebook that already used top-level `.await` (see EVCXR.md).
+//! answered. No request waits longer than a minute. It is a
+//! [`Server`](crate::channels::Server): its own thread and runtime, its own
+//! port (re-running a cell never meets `AddrInUse`), stopped at once when
+//! the handle drops (requests still waiting are cut off).
 
+use crate::channels::Server;
 use crate::exercise::{self, Verdict};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -34,7 +32,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::collections::{HashMap, HashSet};
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,10 +54,8 @@ pub const PAGE_BYTES: usize = 20_000;
 
 /// A running server. Dropping it stops the server.
 pub struct WebServer {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 #[derive(Default)]
@@ -115,33 +110,17 @@ impl WebServer {
 
     /// Starts a server whose `/{status}` and `/page/{n}` answers wait `latency`.
     pub fn with_latency(latency: Duration) -> std::io::Result<WebServer> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared { latency, ..Shared::default() });
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared.clone());
-        let thread = std::thread::Builder::new().name(format!("web-server-{}", addr.port())).spawn(move || {
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => return eprintln!("the web server could not start: {e}"),
-                };
-                tokio::select! {
-                    _ = axum::serve(listener, app).into_future() => {}
-                    _ = stopped => {}
-                }
-            });
-            // Requests still held are cut off: their tasks are dropped.
-            runtime.shutdown_timeout(Duration::from_millis(500));
+        let server = Server::start(move |listener| async move {
+            let _ = axum::serve(listener, app).await;
         })?;
-        Ok(WebServer { addr, shared, stop: Some(stop), thread: Some(thread) })
+        Ok(WebServer { server, shared })
     }
 
     /// `http://127.0.0.1:{port}`
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The full URL of `path` on this server: `server.url("/404")`.
@@ -156,7 +135,7 @@ impl WebServer {
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Requests being served now.
@@ -191,17 +170,6 @@ impl WebServer {
     pub fn arrivals(&self, key: &str) -> Vec<Instant> {
         let waits = self.shared.waits.lock().unwrap_or_else(|e| e.into_inner());
         waits.arrivals.iter().filter(|(k, _)| k == key).map(|(_, t)| *t).collect()
-    }
-}
-
-impl Drop for WebServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -275,6 +275,22 @@ wrong_answers! {
         one_attempt_too_few => web_answers::one_attempt_too_few, says "answers 502 to the first 3 requests", says "too few";
         returns_the_last_status => web_answers::returns_the_last_status, says "every attempt failed, and you returned Ok(503)";
     }
+    #[cfg(feature = "async")] ch11_echo_server {
+        // Schedule-dependent: right whenever clients come one after another;
+        // the check keeps client A connected, half-way through a line, while B talks.
+        one_client_at_a_time => channel_answers::one_client_at_a_time, says "got no answer within", says "one client at a time";
+        no_bye_on_quit => channel_answers::no_bye_on_quit, says "A sent \"quit\": your server closed client A's connection instead of answering";
+        stays_open_after_quit => channel_answers::stays_open_after_quit, says "was still open";
+        echoes_what_each_read_returns => channel_answers::echoes_what_each_read_returns, says "want \"echo: ";
+    }
+    #[cfg(feature = "async")] ch11_pipeline {
+        plenty_of_room => channel_answers::plenty_of_room, says "no backpressure";
+        // Schedule-dependent: its order is right only while the runtime runs tasks
+        // in the order they were spawned; its backpressure is gone in every run.
+        a_task_per_number => channel_answers::a_task_per_number, says "no backpressure";
+        ignores_the_capacity => channel_answers::ignores_the_capacity, says "accepted only 3 numbers";
+        ignores_a_closed_output => channel_answers::ignores_a_closed_output, says "the stage should stop";
+    }
     ch12_philosophers {
         // Schedule-dependent: deadlocks only when all reach for their right fork at once.
         left_then_right => left_then_right, says "deadlock: ", says "everyone's first fork in hand before anyone reached for a second";
@@ -930,6 +946,114 @@ impl Transact for Deferred {
 fn lets_the_begin_guard_go(store: &Store) -> StepLocked<false> {
     let _ = store.lock();
     StepLocked { store: store.clone(), undo: Vec::new() }
+}
+
+// --- ch11 ----------------------------------------------------------------------
+
+#[cfg(feature = "async")]
+mod channel_answers {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::mpsc;
+
+    /// Right for one client: lines echoed, "quit" answered with "bye", then closed.
+    async fn handle(stream: TcpStream, bye: bool, close: bool) -> std::io::Result<()> {
+        let (reader, mut writer) = stream.into_split();
+        let mut lines = BufReader::new(reader).lines();
+        while let Some(line) = lines.next_line().await? {
+            if line == "quit" {
+                if bye {
+                    writer.write_all(b"bye\n").await?;
+                }
+                if close {
+                    break;
+                }
+                continue;
+            }
+            writer.write_all(format!("echo: {line}\n").as_bytes()).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn one_client_at_a_time(listener: TcpListener) {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = handle(stream, true, true).await;
+        }
+    }
+
+    pub async fn no_bye_on_quit(listener: TcpListener) {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(handle(stream, false, true));
+        }
+    }
+
+    pub async fn stays_open_after_quit(listener: TcpListener) {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(handle(stream, true, false));
+        }
+    }
+
+    /// Echoes whatever one read returns, as if it were one line.
+    pub async fn echoes_what_each_read_returns(listener: TcpListener) {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                    if text.trim_end() == "quit" {
+                        let _ = stream.write_all(b"bye\n").await;
+                        break;
+                    }
+                    if stream.write_all(format!("echo: {text}").as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+
+    fn squaring(capacity_in: usize, capacity_out: usize, stop_when_unread: bool) -> (mpsc::Sender<u64>, mpsc::Receiver<u64>) {
+        let (input, mut from_input) = mpsc::channel::<u64>(capacity_in);
+        let (to_output, output) = mpsc::channel::<u64>(capacity_out);
+        tokio::spawn(async move {
+            while let Some(n) = from_input.recv().await {
+                if to_output.send(n * n).await.is_err() && stop_when_unread {
+                    break;
+                }
+            }
+        });
+        (input, output)
+    }
+
+    pub fn plenty_of_room(capacity: usize) -> (mpsc::Sender<u64>, mpsc::Receiver<u64>) {
+        squaring(capacity, 1_000_000, true)
+    }
+
+    pub fn ignores_the_capacity(_capacity: usize) -> (mpsc::Sender<u64>, mpsc::Receiver<u64>) {
+        squaring(1, 1, true)
+    }
+
+    pub fn ignores_a_closed_output(capacity: usize) -> (mpsc::Sender<u64>, mpsc::Receiver<u64>) {
+        squaring(capacity, capacity, false)
+    }
+
+    /// Hands each number to a task of its own, so the stage never waits.
+    pub fn a_task_per_number(capacity: usize) -> (mpsc::Sender<u64>, mpsc::Receiver<u64>) {
+        let (input, mut from_input) = mpsc::channel::<u64>(capacity);
+        let (to_output, output) = mpsc::channel::<u64>(capacity);
+        tokio::spawn(async move {
+            while let Some(n) = from_input.recv().await {
+                let to_output = to_output.clone();
+                tokio::spawn(async move {
+                    let _ = to_output.send(n * n).await;
+                });
+            }
+        });
+        (input, output)
+    }
 }
 
 // --- ch12 ----------------------------------------------------------------------
