@@ -27,6 +27,8 @@
 //! | [`reduction`] | reductions: rounds of a tree reduction, values that remember their combining tree, flaws of an operator (grouping, order) | 07 |
 //! | [`imaging`] | a scene drawn in code, grayscale, global and adaptive thresholds, tiles as files processed by workers | 08 |
 //! | [`picture`] | images shown inline side by side, also in untrusted notebooks (both need the feature `image`) | 08 |
+//! | [`cooperative`] | cooperative tasks on one thread: the book's three primality checks, time to each answer, a checker that reports how far its checks got (feature `async`) | 09 |
+//! | [`tasks`] | tokio tasks: the book's countdowns logged and charted, a one-thread event loop usable after `.await`, deadline order, at most k in flight (feature `async`) | 10 |
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
@@ -51,6 +53,8 @@ pub mod chart;
 pub mod compiler;
 pub mod cpython;
 pub mod contention;
+#[cfg(feature = "async")]
+pub mod cooperative;
 pub mod deadlock;
 pub mod exercise;
 pub mod exercises;
@@ -72,6 +76,8 @@ pub mod reduction;
 pub mod schedules;
 pub mod sequential;
 pub mod starvation;
+#[cfg(feature = "async")]
+pub mod tasks;
 pub mod timeline;
 pub mod workload;
 pub mod workqueue;
@@ -118,6 +124,8 @@ pub mod prelude {
     pub use crate::compiler;
     pub use crate::cpython;
     pub use crate::contention;
+    #[cfg(feature = "async")]
+    pub use crate::cooperative::{self, Answer, Checker};
     pub use crate::deadlock::{self, Board, Lock, Stuck};
     pub use crate::check;
     pub use crate::exercise;
@@ -140,6 +148,8 @@ pub mod prelude {
     pub use crate::schedules;
     pub use crate::sequential;
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
+    #[cfg(feature = "async")]
+    pub use crate::tasks::{self, Job, Log};
     pub use crate::timeline::{State, Timeline};
     pub use crate::workload;
     pub use crate::workqueue::{self, AgingQueue, WorkQueue};
