@@ -172,78 +172,67 @@ fn one_thread() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("could not start a tokio runtime for the check: {e}"))
 }
 
-// --- exercise: a check that yields -----------------------------------------------
+// --- exercise: counting primes cooperatively -----------------------------------------
 
-/// A prime near 10^12: about half a million divisions.
-const TURNS_PRIME: u64 = 1_000_000_000_039;
-
-/// Exercise "yielding check": judges `is_prime_yielding(n, every)`, a
-/// cooperative primality check that must yield to the event loop every
-/// `every` divisions. It must classify numbers correctly, and while it
-/// checks a large prime, a probe task on the same one-thread loop must get
-/// a turn about once per `every` divisions. The probe counts its turns
-/// while the check is running; a check that never awaits anything that
-/// yields gives it none, on any machine.
-pub fn judge_yielding_check<F, Fut>(f: F) -> Verdict
+/// Exercise "count primes": judges `count_primes(below, every)`, which must
+/// count the primes below `below` and yield to the event loop after every
+/// `every` numbers it examined. The counts must be right, and while it
+/// counts, a probe task on the same one-thread loop must get a turn about
+/// once per `every` numbers. The probe counts its turns while the count
+/// runs: a count that never awaits anything that yields gives it none, on
+/// any machine.
+pub fn judge_count_primes<F, Fut>(f: F) -> Verdict
 where
     F: Fn(u64, u64) -> Fut + Send + 'static,
-    Fut: Future<Output = bool> + Send + 'static,
+    Fut: Future<Output = u64> + Send + 'static,
 {
     exercise::run(exercise::DEFAULT_LIMIT, move || {
         let rt = one_thread()?;
         rt.block_on(async move {
-            let mut cases: Vec<u64> = (0..200).collect();
-            cases.extend([997 * 997, 1_000_003, 999_983 * 1_000_003, 1_000_000_007, 427_920_331]);
-            for &n in &cases {
-                let got = tokio::spawn(f(n, 1_000)).await.map_err(|e| match e.try_into_panic() {
-                    Ok(payload) => format!("is_prime_yielding({n}, 1000) panicked: {}", exercise::joined(payload)),
-                    Err(e) => format!("is_prime_yielding({n}, 1000) did not finish: {e}"),
+            let cases: [(u64, u64); 9] = [(0, 0), (1, 0), (2, 0), (3, 1), (10, 4), (100, 25), (7_919, 999), (7_920, 1_000), (100_000, 9_592)];
+            for (below, want) in cases {
+                let got = tokio::spawn(f(below, 1_000)).await.map_err(|e| match e.try_into_panic() {
+                    Ok(payload) => format!("count_primes({below}, 1000) panicked: {}", exercise::joined(payload)),
+                    Err(e) => format!("count_primes({below}, 1000) did not finish: {e}"),
                 })?;
-                let want = crate::primes::is_prime(n);
                 if got != want {
-                    return Err(match crate::primes::smallest_factor(n) {
-                        None => format!("is_prime_yielding({n}, 1000) returned true, but numbers below 2 are not prime"),
-                        Some(d) if d == n => format!("is_prime_yielding({n}, 1000) returned false, but {n} is prime"),
-                        Some(d) => format!("is_prime_yielding({n}, 1000) returned true, but {n} = {d} × {}", n / d),
-                    });
+                    return Err(format!("count_primes({below}, 1000) returned {got}, expected {want} (primes below {below}, not counting {below} itself; 0 and 1 are not prime)"));
                 }
             }
-            let n = TURNS_PRIME;
+            let below = TURNS_BELOW;
             let mut report = Vec::new();
-            for every in [10_000u64, 50_000] {
-                let turns = probe_turns(f(n, every)).await?;
-                let expected = divisions(n) / every;
-                let what = format!(
-                    "while is_prime_yielding({n}, {every}) ran (about {} divisions), a probe task on the same one-thread loop got {turns} turn(s)",
-                    divisions(n)
-                );
+            for every in [1_000u64, 10_000] {
+                let turns = probe_turns(below, f(below, every)).await?;
+                let expected = below / every;
+                let what = format!("while count_primes({below}, {every}) ran, a probe task on the same one-thread loop got {turns} turn(s)");
                 if turns == 0 {
                     return Err(format!(
-                        "{what}: your check did not give the loop back while it worked. Only an .await on something that is not ready (tokio::task::yield_now()) lets other tasks run; std::thread::yield_now() gives the core to other OS threads, not to this loop's tasks"
+                        "{what}: your count did not give the loop back while it worked. Only an .await on something that is not ready (tokio::task::yield_now()) lets other tasks run; std::thread::yield_now() gives the core to other OS threads, not to this loop's tasks"
                     ));
                 }
                 if turns * 2 < expected {
-                    return Err(format!("{what}, about {expected} expected: yield every {every} divisions, all through the loop"));
+                    return Err(format!("{what}, about {expected} expected: yield after every {every} numbers, all through the count"));
                 }
                 if turns > 4 * expected + 4 {
-                    return Err(format!("{what}, about {expected} expected: each yield costs a trip through the loop; yield once per {every} divisions, not more often"));
+                    return Err(format!("{what}, about {expected} expected: each yield costs a trip through the loop; yield once per {every} numbers, not more often"));
                 }
                 report.push(format!("{turns} turns with every = {every}"));
             }
-            Ok(format!(
-                "{} numbers classified correctly, and while {n} was checked a task beside it got its turns ({})",
-                cases.len() + 1,
-                report.join(", ")
-            ))
+            Ok(format!("{} counts right, and while the primes below {below} were counted a task beside it got its turns ({})", cases.len() + 1, report.join(", ")))
         })
     })
 }
 
-/// Runs `check` as a task beside a probe task on the current (one-thread)
-/// runtime and counts the probe's turns while the check runs.
-async fn probe_turns<Fut>(check: Fut) -> Result<u64, String>
+/// The count the probe runs beside (its answer is known: 25,997 primes).
+const TURNS_BELOW: u64 = 300_000;
+const TURNS_COUNT: u64 = 25_997;
+
+/// Runs `count` (of the primes below `below`) as a task beside a probe
+/// task on the current (one-thread) runtime and counts the probe's turns
+/// while the count runs.
+async fn probe_turns<Fut>(below: u64, count: Fut) -> Result<u64, String>
 where
-    Fut: Future<Output = bool> + Send + 'static,
+    Fut: Future<Output = u64> + Send + 'static,
 {
     let started = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
@@ -263,7 +252,7 @@ where
         let (started, done) = (started.clone(), done.clone());
         tokio::spawn(async move {
             started.store(true, Ordering::SeqCst);
-            let answer = check.await;
+            let answer = count.await;
             done.store(true, Ordering::SeqCst);
             answer
         })
@@ -272,11 +261,11 @@ where
     done.store(true, Ordering::SeqCst);
     let _ = probe.await;
     match answer {
-        Ok(true) => Ok(turns.load(Ordering::SeqCst)),
-        Ok(false) => Err(format!("is_prime_yielding({TURNS_PRIME}, ..) returned false, but {TURNS_PRIME} is prime")),
+        Ok(n) if n == TURNS_COUNT => Ok(turns.load(Ordering::SeqCst)),
+        Ok(n) => Err(format!("count_primes({below}, ..) returned {n}, expected {TURNS_COUNT}")),
         Err(e) => Err(match e.try_into_panic() {
-            Ok(payload) => format!("is_prime_yielding({TURNS_PRIME}, ..) panicked: {}", exercise::joined(payload)),
-            Err(e) => format!("is_prime_yielding({TURNS_PRIME}, ..) did not finish: {e}"),
+            Ok(payload) => format!("count_primes({below}, ..) panicked: {}", exercise::joined(payload)),
+            Err(e) => format!("count_primes({below}, ..) did not finish: {e}"),
         }),
     }
 }

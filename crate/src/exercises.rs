@@ -85,7 +85,7 @@ exercises! {
     // the table lists them always; their judges and solutions exist with the feature.
     #[cfg(feature = "image")] ch08_seamless_tiles in "08-image-processing": imaging::judge_seamless_tiles(threshold_tile);
     #[cfg(feature = "image")] ch08_parallel_tiles in "08-image-processing": imaging::judge_parallel_tiles(parallel_tiles);
-    #[cfg(feature = "async")] ch09_yielding_check in "09-asynchronous-programming": cooperative::judge_yielding_check(is_prime_yielding);
+    #[cfg(feature = "async")] ch09_count_primes in "09-asynchronous-programming": cooperative::judge_count_primes(count_primes);
     #[cfg(feature = "async")] ch09_first_prime in "09-asynchronous-programming": cooperative::judge_first_prime(first_prime);
     #[cfg(feature = "async")] ch10_countdowns in "10-async-in-practice": tasks::judge_countdowns(countdowns);
     #[cfg(feature = "async")] ch10_at_most_k in "10-async-in-practice": tasks::judge_at_most_k(at_most);

@@ -259,13 +259,14 @@ wrong_answers! {
         finish_order => tile_answers::finish_order, says "results must come back in tile order";
         drops_the_remainder => tile_answers::drops_the_remainder, says "10 tiles on 3 workers: tiles [9] were never processed";
     }
-    #[cfg(feature = "async")] ch09_yielding_check {
-        // Schedule-dependent, the first two: right on an idle loop; the judge puts a probe task beside the check.
+    #[cfg(feature = "async")] ch09_count_primes {
+        // Schedule-dependent, the first three: right on an idle loop; the judge puts a probe task beside the count.
         never_yields => async_answers::never_yields, says "got 0 turn(s)", says "did not give the loop back";
         yields_the_thread_not_the_task => async_answers::yields_the_thread_not_the_task, says "got 0 turn(s)";
         yields_once_at_the_start => async_answers::yields_once_at_the_start, says "got 0 turn(s)", says "while it worked";
-        ignores_every => async_answers::ignores_every, says "is_prime_yielding(1000000000039, 10000)", says "about 49 expected";
-        stops_before_the_square_root => async_answers::stops_before_the_square_root, says "returned true, but 9 = 3 × 3";
+        ignores_every => async_answers::ignores_every, says "count_primes(300000, 1000) ran", says "about 300 expected";
+        counts_up_to_and_including => async_answers::counts_up_to_and_including, says "count_primes(2, 1000) returned 1, expected 0";
+        one_is_prime => async_answers::one_is_prime, says "count_primes(2, 1000) returned 1, expected 0", says "0 and 1 are not prime";
     }
     #[cfg(feature = "async")] ch09_first_prime {
         checks_in_list_order => async_answers::checks_in_list_order, says "the first prime in the list";
@@ -1813,36 +1814,28 @@ mod async_answers {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    /// Trial division that calls `pause(divisions done)` after each division.
-    async fn trial<P, Fut>(n: u64, strict: bool, mut pause: P) -> bool
+    /// Counts the primes in `numbers`, calling `pause(numbers examined)` after each.
+    async fn count<P, Fut>(numbers: std::ops::Range<u64>, one_is_prime: bool, mut pause: P) -> u64
     where
         P: FnMut(u64) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
-        if n < 2 {
-            return false;
-        }
-        if n % 2 == 0 {
-            return n == 2;
-        }
-        let (mut d, mut done) = (3, 0);
-        while if strict { d * d < n } else { d * d <= n } {
-            if n % d == 0 {
-                return false;
+        let mut found = 0;
+        for (i, n) in numbers.enumerate() {
+            if crate::primes::is_prime(n) || (one_is_prime && n == 1) {
+                found += 1;
             }
-            d += 2;
-            done += 1;
-            pause(done).await;
+            pause(i as u64 + 1).await;
         }
-        true
+        found
     }
 
-    pub async fn never_yields(n: u64, _every: u64) -> bool {
-        crate::primes::is_prime(n)
+    pub async fn never_yields(below: u64, _every: u64) -> u64 {
+        count(0..below, false, |_| async {}).await
     }
 
-    pub async fn yields_the_thread_not_the_task(n: u64, every: u64) -> bool {
-        trial(n, false, |done| async move {
+    pub async fn yields_the_thread_not_the_task(below: u64, every: u64) -> u64 {
+        count(0..below, false, |done| async move {
             if done % every == 0 {
                 std::thread::yield_now();
             }
@@ -1850,13 +1843,13 @@ mod async_answers {
         .await
     }
 
-    pub async fn yields_once_at_the_start(n: u64, _every: u64) -> bool {
+    pub async fn yields_once_at_the_start(below: u64, _every: u64) -> u64 {
         tokio::task::yield_now().await;
-        crate::primes::is_prime(n)
+        count(0..below, false, |_| async {}).await
     }
 
-    pub async fn ignores_every(n: u64, _every: u64) -> bool {
-        trial(n, false, |done| async move {
+    pub async fn ignores_every(below: u64, _every: u64) -> u64 {
+        count(0..below, false, |done| async move {
             if done % 100_000 == 0 {
                 tokio::task::yield_now().await;
             }
@@ -1864,8 +1857,17 @@ mod async_answers {
         .await
     }
 
-    pub async fn stops_before_the_square_root(n: u64, every: u64) -> bool {
-        trial(n, true, |done| async move {
+    pub async fn counts_up_to_and_including(below: u64, every: u64) -> u64 {
+        count(0..below + 1, false, |done| async move {
+            if done % every == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+    }
+
+    pub async fn one_is_prime(below: u64, every: u64) -> u64 {
+        count(0..below, true, |done| async move {
             if done % every == 0 {
                 tokio::task::yield_now().await;
             }
