@@ -48,8 +48,8 @@ fn line(what: &str, s: &Stats, book: Option<f64>) {
     println!("  {what:<44} {s}{book}");
 }
 
-/// A prime that keeps one core busy for a while, and how many copies to check.
-const CPU_PRIME: u64 = 1_000_000_000_000_037;
+/// The CPU-bound job of chapter 10: chapter 9's big prime, checked `CPU_JOBS` times.
+const CPU_PRIME: u64 = BOOK_NUMBERS[0];
 const CPU_JOBS: usize = 4;
 
 async fn cooperative_is_prime(x: u64, every: u64) -> bool {
@@ -59,14 +59,15 @@ async fn cooperative_is_prime(x: u64, every: u64) -> bool {
     if x % 2 == 0 {
         return x == 2;
     }
-    let (mut d, mut tried) = (3u64, 0u64);
+    let (mut d, mut since_yield) = (3u64, 0u64);
     while d * d <= x {
         if x % d == 0 {
             return false;
         }
         d += 2;
-        tried += 1;
-        if tried % every == 0 {
+        since_yield += 1;
+        if since_yield == every {
+            since_yield = 0;
             tokio::task::yield_now().await;
         }
     }
