@@ -68,9 +68,12 @@ impl Log {
         self.timeline.enter(name, state)
     }
 
-    /// Records (and prints) that countdown `name` ticked, with `left` ticks to go.
+    /// Records (and prints) that countdown `name` ticked, with `left` ticks
+    /// to go. On the timeline the tick is a thin mark of running: the
+    /// moment the task had the thread.
     pub fn tick(&self, name: &str, left: u32) {
         let at = self.timeline.now();
+        self.timeline.push(name, State::Running, at, at);
         if !self.quiet {
             println!("{at:6.3} s (book scale {:5.2} s)  {name}: {left} left", at / self.scale);
         }
@@ -119,9 +122,26 @@ impl Log {
 /// inside evcxr's runtime (and building a runtime there would panic). A
 /// panic in `fut` is raised again here.
 pub fn on_one_thread<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> T {
+    on_own_thread(tokio::runtime::Builder::new_current_thread(), fut)
+}
+
+/// Like [`on_one_thread`], on a fresh multi-thread runtime with `workers`
+/// worker threads. (A notebook cannot use evcxr's own runtime for this:
+/// with evcxr 0.22, a task that a later cell spawns there is never run,
+/// because each cell links its own copy of tokio.)
+pub fn on_workers<T: Send + 'static>(workers: usize, fut: impl Future<Output = T> + Send + 'static) -> T {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(workers.max(1));
+    on_own_thread(builder, fut)
+}
+
+fn on_own_thread<T: Send + 'static>(mut builder: tokio::runtime::Builder, fut: impl Future<Output = T> + Send + 'static) -> T {
     let worker = std::thread::Builder::new().name("event-loop".into()).spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("could not start a tokio runtime");
-        rt.block_on(fut)
+        let rt = builder.enable_all().build().expect("could not start a tokio runtime");
+        let out = rt.block_on(fut);
+        // Do not wait for tasks left running (a blocked one may never end).
+        rt.shutdown_background();
+        out
     });
     match worker.expect("could not start a thread for the event loop").join() {
         Ok(out) => out,
@@ -377,6 +397,8 @@ mod tests {
         let outer = tokio::runtime::Runtime::new().unwrap();
         let n = outer.block_on(async { on_one_thread(async { tokio::spawn(async { 6 * 7 }).await.unwrap() }) });
         assert_eq!(n, 42);
+        let workers = outer.block_on(async { on_workers(2, async { tokio::runtime::Handle::current().metrics().num_workers() }) });
+        assert_eq!(workers, 2);
     }
 
     #[test]
