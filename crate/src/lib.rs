@@ -149,7 +149,7 @@ pub mod prelude {
     pub use crate::sequential;
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     #[cfg(feature = "async")]
-    pub use crate::tasks::{self, Job, Log};
+    pub use crate::tasks::{self, Log};
     pub use crate::timeline::{State, Timeline};
     pub use crate::workload;
     pub use crate::workqueue::{self, AgingQueue, WorkQueue};
