@@ -1,6 +1,6 @@
-//! Channels between programs and inside one (chapter 11): a runtime for a
-//! cell's async code, a server on a thread of its own that stops when its
-//! handle drops, and the judges of a TCP echo server, checked over real
+//! Channels between programs and inside one (chapter 11): a server on a
+//! thread and a runtime of its own that stops when its handle drops (the
+//! notebook's own async code runs on [`crate::tasks::on_workers`]), and the judges of a TCP echo server, checked over real
 //! sockets on 127.0.0.1, and of a pipeline of bounded channels, whose
 //! backpressure is counted.
 //!
@@ -18,19 +18,6 @@ use tokio::sync::mpsc;
 /// How long a check waits for one reply, or for the end of a connection.
 /// It only stops a hang: no verdict depends on how fast right code is.
 pub const REPLY_LIMIT: Duration = Duration::from_secs(5);
-
-/// Runs `future` to its end on a tokio runtime of its own and returns its
-/// output: what `#[tokio::main]` does for a whole program. The notebooks use
-/// it instead of evcxr's top-level `.await`, because a task spawned in a
-/// cell onto evcxr's shared runtime is never run once that runtime was
-/// started by an earlier cell (measured: see EVCXR.md). Generic on purpose:
-/// it is compiled into the cell that calls it.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(future),
-        Err(e) => panic!("could not start a tokio runtime: {e}"),
-    }
-}
 
 /// A server on `127.0.0.1:0`, running `serve(listener)` on a thread and a
 /// tokio runtime of its own until the handle is dropped: then it stops at
@@ -219,13 +206,23 @@ where
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("could not bind 127.0.0.1:0: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let mut server = tokio::spawn(serve(listener));
-        tokio::select! {
-            outcome = talk(addr) => outcome,
-            ended = &mut server => match ended {
-                // `joined` raises a todo!() again: the check reads "not solved yet".
-                Err(e) if e.is_panic() => Err(format!("your server panicked: {}", exercise::joined(e.into_panic()))),
-                _ => Err("your server returned while the check's clients were still talking to it: keep accepting connections".to_string()),
+        let ended = tokio::select! {
+            outcome = talk(addr) => match outcome {
+                Ok(what) => return Ok(what),
+                // A server that panicked explains a failed conversation better than
+                // the conversation does (its task reports a moment after the panic
+                // closed the listener, which is what made the conversation fail).
+                Err(why) => match tokio::time::timeout(Duration::from_secs(1), &mut server).await {
+                    Ok(ended) => ended,
+                    Err(_) => return Err(why),
+                },
             },
+            ended = &mut server => ended,
+        };
+        match ended {
+            // `joined` raises a todo!() again: the check reads "not solved yet".
+            Err(e) if e.is_panic() => Err(format!("your server panicked: {}", exercise::joined(e.into_panic()))),
+            _ => Err("your server returned while the check's clients were still talking to it: keep accepting connections".to_string()),
         }
     })
 }

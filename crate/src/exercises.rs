@@ -87,6 +87,10 @@ exercises! {
     // the table lists them always; their judges and solutions exist with the feature.
     #[cfg(feature = "image")] ch08_seamless_tiles in "08-image-processing": imaging::judge_seamless_tiles(threshold_tile);
     #[cfg(feature = "image")] ch08_parallel_tiles in "08-image-processing": imaging::judge_parallel_tiles(parallel_tiles);
+    #[cfg(feature = "async")] ch09_count_primes in "09-asynchronous-programming": cooperative::judge_count_primes(count_primes);
+    #[cfg(feature = "async")] ch09_first_prime in "09-asynchronous-programming": cooperative::judge_first_prime(first_prime);
+    #[cfg(feature = "async")] ch10_countdowns in "10-async-in-practice": tasks::judge_countdowns(countdowns);
+    #[cfg(feature = "async")] ch10_at_most_k in "10-async-in-practice": tasks::judge_at_most_k(at_most);
     #[cfg(feature = "async")] ch11_echo_server in "11-communication-channels": channels::judge_echo_server(serve);
     #[cfg(feature = "async")] ch11_pipeline in "11-communication-channels": channels::judge_pipeline(pipeline);
     ch12_philosophers in "12-deadlocks": deadlock::judge_philosophers(philosopher);

@@ -13,22 +13,24 @@
 //! | [`exercises`] | the one table of exercises: `check!`, the judges by exercise name, the reference solutions | all |
 //! | [`progress`] | which exercises you have passed, per chapter (`progress()`) | all |
 //! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
-//! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 14 |
+//! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 10, 14 |
 //! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15 |
 //! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15 |
 //! | [`basics`] | splitting work, results from threads | 00 |
-//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06 |
+//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06, 10 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 00, 02 |
 //! | [`workqueue`] | work queues and priority queues (with aging) shared by a pool of threads | 03 |
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
 //! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, a store for transactions | 04 |
-//! | [`web`] | a local HTTP server standing in for httpstat.us: statuses, delays, pages, flaky and held URLs, its own count of requests in flight (feature `web`) | 05 |
-//! | [`channels`] | a runtime for a cell's async code, a TCP server on a thread of its own that stops when its handle drops, the checks of an echo server (real sockets) and of a pipeline of bounded channels (feature `async`) | 11 |
+//! | [`web`] | a local HTTP server standing in for httpstat.us: statuses, delays, pages, flaky and held URLs, its own count of requests in flight (feature `web`) | 05, 11 |
+//! | [`channels`] | a TCP server on a thread and a runtime of its own that stops when its handle drops, the checks of an echo server (real sockets) and of a pipeline of bounded channels (feature `async`) | 11 |
 //! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops; the inbox of a pool | 06, 07, 15 |
 //! | [`reduction`] | reductions: rounds of a tree reduction, values that remember their combining tree, flaws of an operator (grouping, order) | 07 |
 //! | [`imaging`] | a scene drawn in code, grayscale, global and adaptive thresholds, tiles as files processed by workers | 08 |
 //! | [`picture`] | images shown inline side by side, also in untrusted notebooks (both need the feature `image`) | 08 |
+//! | [`cooperative`] | cooperative tasks on one thread: the book's three primality checks, time to each answer, a checker that reports how far its checks got (feature `async`) | 09 |
+//! | [`tasks`] | tokio tasks: the book's countdowns logged and charted, a one-thread event loop usable after `.await`, deadline order, at most k in flight (feature `async`) | 10, 11 |
 //! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
@@ -55,6 +57,8 @@ pub mod chart;
 pub mod compiler;
 pub mod cpython;
 pub mod contention;
+#[cfg(feature = "async")]
+pub mod cooperative;
 pub mod deadlock;
 pub mod exercise;
 pub mod exercises;
@@ -76,6 +80,8 @@ pub mod reduction;
 pub mod schedules;
 pub mod sequential;
 pub mod starvation;
+#[cfg(feature = "async")]
+pub mod tasks;
 pub mod timeline;
 #[cfg(feature = "web")]
 pub mod web;
@@ -121,11 +127,13 @@ pub mod prelude {
     pub use crate::amdahl::{self, SpeedupCurve};
     pub use crate::basics;
     #[cfg(feature = "async")]
-    pub use crate::channels::{self, block_on, Server};
+    pub use crate::channels::{self, Server};
     pub use crate::chart::{self, Chart, Series};
     pub use crate::compiler;
     pub use crate::cpython;
     pub use crate::contention;
+    #[cfg(feature = "async")]
+    pub use crate::cooperative::{self, Answer, Checker};
     pub use crate::deadlock::{self, Board, Lock, Stuck};
     pub use crate::check;
     pub use crate::exercise;
@@ -148,6 +156,8 @@ pub mod prelude {
     pub use crate::schedules;
     pub use crate::sequential;
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
+    #[cfg(feature = "async")]
+    pub use crate::tasks::{self, Log};
     pub use crate::timeline::{State, Timeline};
     pub use crate::workload;
     #[cfg(feature = "web")]

@@ -259,6 +259,39 @@ wrong_answers! {
         finish_order => tile_answers::finish_order, says "results must come back in tile order";
         drops_the_remainder => tile_answers::drops_the_remainder, says "10 tiles on 3 workers: tiles [9] were never processed";
     }
+    #[cfg(feature = "async")] ch09_count_primes {
+        // Schedule-dependent, the first three: right on an idle loop; the judge puts a probe task beside the count.
+        never_yields => async_answers::never_yields, says "got 0 turn(s)", says "did not give the loop back";
+        yields_the_thread_not_the_task => async_answers::yields_the_thread_not_the_task, says "got 0 turn(s)";
+        yields_once_at_the_start => async_answers::yields_once_at_the_start, says "got 0 turn(s)", says "while it worked";
+        ignores_every => async_answers::ignores_every, says "count_primes(300000, 1000) ran", says "about 300 expected";
+        counts_up_to_and_including => async_answers::counts_up_to_and_including, says "count_primes(2, 1000) returned 1, expected 0";
+        one_is_prime => async_answers::one_is_prime, says "count_primes(2, 1000) returned 1, expected 0", says "0 and 1 are not prime";
+    }
+    #[cfg(feature = "async")] ch09_first_prime {
+        checks_in_list_order => async_answers::checks_in_list_order, says "the first prime in the list";
+        // Schedule-dependent: concurrent checks, right whenever the list is in the order they finish.
+        awaits_the_tasks_in_list_order => async_answers::awaits_the_tasks_in_list_order, says "the first prime in the list";
+        stops_at_the_first_answer => async_answers::stops_at_the_first_answer, says "returned Some(91), which is not prime";
+        // Schedule-dependent: right answer; the judge looks at the loop after it returned.
+        leaves_the_others_running => async_answers::leaves_the_others_running, says "was still running 16 turns later";
+        smallest_first_one_by_one => async_answers::smallest_first_one_by_one, says "was never started";
+    }
+    #[cfg(feature = "async")] ch10_countdowns {
+        one_after_another => async_answers::one_after_another, says "they ran one after another";
+        blocking_sleep => async_answers::blocking_sleep, says "std::thread::sleep";
+        sorted_by_name => async_answers::sorted_by_name, says "came before";
+        // Schedule-dependent: right whenever the countdowns' ticks do not interleave; the judge's plans make them.
+        grouped_by_countdown => async_answers::grouped_by_countdown, says "\"A 0\" (due at 300 ms) came before \"B 2\" (due at 80 ms)";
+    }
+    #[cfg(feature = "async")] ch10_at_most_k {
+        one_at_a_time => async_answers::one_at_a_time, says "job 1 started at 100 ms on tokio's clock, but a slot was free from 0 ms";
+        all_at_once => async_answers::all_at_once, says "5 jobs were running at once, but k = 2";
+        // Schedule-dependent: right while the jobs of a batch take equal times; the judge makes job 0 slow.
+        in_batches_of_k => async_answers::in_batches_of_k, says "job 2 started at 100 ms on tokio's clock, but a slot was free from 10 ms";
+        // Schedule-dependent: right whenever the jobs finish in their order; the judge makes them not.
+        results_in_finish_order => async_answers::results_in_finish_order, says "not in the jobs' order";
+    }
     #[cfg(feature = "web")] ch05_deadline {
         waits_for_every_thread => web_answers::waits_for_every_thread, says "had not returned 15 s after its deadline", says "/hold/a";
         one_url_at_a_time => web_answers::one_url_at_a_time, says "the server saw only 1 of the 5 requests arrive", says "one at a time";
@@ -2025,4 +2058,234 @@ fn two_jobs_gil_covers(runtime: Runtime, cores: usize, job: Job, native_too: boo
         }
     }
     serial + parallel
+}
+
+// --- ch09, ch10 ------------------------------------------------------------------
+
+#[cfg(feature = "async")]
+mod async_answers {
+    use crate::cooperative::Checker;
+    use crate::tasks::Job;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// Counts the primes in `numbers`, calling `pause(numbers examined)` after each.
+    async fn count<P, Fut>(numbers: std::ops::Range<u64>, one_is_prime: bool, mut pause: P) -> u64
+    where
+        P: FnMut(u64) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let mut found = 0;
+        for (i, n) in numbers.enumerate() {
+            if crate::primes::is_prime(n) || (one_is_prime && n == 1) {
+                found += 1;
+            }
+            pause(i as u64 + 1).await;
+        }
+        found
+    }
+
+    pub async fn never_yields(below: u64, _every: u64) -> u64 {
+        count(0..below, false, |_| async {}).await
+    }
+
+    pub async fn yields_the_thread_not_the_task(below: u64, every: u64) -> u64 {
+        count(0..below, false, |done| async move {
+            if done % every == 0 {
+                std::thread::yield_now();
+            }
+        })
+        .await
+    }
+
+    pub async fn yields_once_at_the_start(below: u64, _every: u64) -> u64 {
+        tokio::task::yield_now().await;
+        count(0..below, false, |_| async {}).await
+    }
+
+    pub async fn ignores_every(below: u64, _every: u64) -> u64 {
+        count(0..below, false, |done| async move {
+            if done % 100_000 == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+    }
+
+    pub async fn counts_up_to_and_including(below: u64, every: u64) -> u64 {
+        count(0..below + 1, false, |done| async move {
+            if done % every == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+    }
+
+    pub async fn one_is_prime(below: u64, every: u64) -> u64 {
+        count(0..below, true, |done| async move {
+            if done % every == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+    }
+
+    pub async fn checks_in_list_order(candidates: Vec<u64>, checker: Checker) -> Option<u64> {
+        for n in candidates {
+            if checker.is_prime(n).await {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    pub async fn awaits_the_tasks_in_list_order(candidates: Vec<u64>, checker: Checker) -> Option<u64> {
+        let tasks: Vec<_> = candidates.iter().map(|&n| (n, tokio::spawn(checker.is_prime(n)))).collect();
+        for (n, task) in tasks {
+            if task.await.unwrap_or(false) {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    pub async fn stops_at_the_first_answer(candidates: Vec<u64>, checker: Checker) -> Option<u64> {
+        let mut set = tokio::task::JoinSet::new();
+        for n in candidates {
+            let check = checker.is_prime(n);
+            set.spawn(async move { (n, check.await) });
+        }
+        match set.join_next().await {
+            Some(Ok((n, _))) => Some(n),
+            _ => None,
+        }
+    }
+
+    pub async fn leaves_the_others_running(candidates: Vec<u64>, checker: Checker) -> Option<u64> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for n in candidates {
+            let (tx, check) = (tx.clone(), checker.is_prime(n));
+            tokio::spawn(async move {
+                let _ = tx.send((n, check.await));
+            });
+        }
+        drop(tx);
+        while let Some((n, prime)) = rx.recv().await {
+            if prime {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    pub async fn smallest_first_one_by_one(mut candidates: Vec<u64>, checker: Checker) -> Option<u64> {
+        candidates.sort();
+        checks_in_list_order(candidates, checker).await
+    }
+
+    type Ticks = Vec<(&'static str, u32)>;
+
+    async fn one(name: &'static str, n: u32, every: Duration) -> Ticks {
+        let mut ticks = Vec::new();
+        for left in (0..n).rev() {
+            tokio::time::sleep(every).await;
+            ticks.push((name, left));
+        }
+        ticks
+    }
+
+    pub async fn one_after_another(plan: Vec<(&'static str, u32, Duration)>) -> Ticks {
+        let mut ticks = Vec::new();
+        for (name, n, every) in plan {
+            ticks.extend(one(name, n, every).await);
+        }
+        ticks
+    }
+
+    pub async fn blocking_sleep(plan: Vec<(&'static str, u32, Duration)>) -> Ticks {
+        let ticks = Arc::new(Mutex::new(Vec::new()));
+        let tasks: Vec<_> = plan
+            .into_iter()
+            .map(|(name, n, every)| {
+                let ticks = ticks.clone();
+                tokio::spawn(async move {
+                    for left in (0..n).rev() {
+                        std::thread::sleep(every);
+                        ticks.lock().unwrap().push((name, left));
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        let out = ticks.lock().unwrap().clone();
+        out
+    }
+
+    /// Concurrent and right, then `reorder`ed.
+    async fn concurrent(plan: Vec<(&'static str, u32, Duration)>) -> Vec<Ticks> {
+        let tasks: Vec<_> = plan.into_iter().map(|(name, n, every)| tokio::spawn(one(name, n, every))).collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap_or_default());
+        }
+        out
+    }
+
+    pub async fn sorted_by_name(plan: Vec<(&'static str, u32, Duration)>) -> Ticks {
+        let mut ticks: Ticks = concurrent(plan).await.concat();
+        ticks.sort_by_key(|&(name, left)| (name, std::cmp::Reverse(left)));
+        ticks
+    }
+
+    pub async fn grouped_by_countdown(plan: Vec<(&'static str, u32, Duration)>) -> Ticks {
+        concurrent(plan).await.concat()
+    }
+
+    pub async fn one_at_a_time(_k: usize, jobs: Vec<Job>) -> Vec<u64> {
+        let mut out = Vec::new();
+        for job in jobs {
+            out.push(job.await);
+        }
+        out
+    }
+
+    pub async fn all_at_once(_k: usize, jobs: Vec<Job>) -> Vec<u64> {
+        let tasks: Vec<_> = jobs.into_iter().map(tokio::spawn).collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap_or(0));
+        }
+        out
+    }
+
+    pub async fn in_batches_of_k(k: usize, jobs: Vec<Job>) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut jobs = jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            let batch: Vec<_> = jobs.by_ref().take(k).map(tokio::spawn).collect();
+            for t in batch {
+                out.push(t.await.unwrap_or(0));
+            }
+        }
+        out
+    }
+
+    pub async fn results_in_finish_order(k: usize, jobs: Vec<Job>) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut in_flight = tokio::task::JoinSet::new();
+        for job in jobs {
+            if in_flight.len() == k {
+                if let Some(Ok(v)) = in_flight.join_next().await {
+                    out.push(v);
+                }
+            }
+            in_flight.spawn(job);
+        }
+        while let Some(Ok(v)) = in_flight.join_next().await {
+            out.push(v);
+        }
+        out
+    }
 }
