@@ -364,6 +364,13 @@ fn hand_over_and_back(gil: Arc<dyn GlobalLock>) -> Result<String, String> {
         Event::Back(0) => {}
         e => return Err(format!("{schedule1}: expected thread 0 back from its switch, got {e:?}")),
     }
+    // The wake-up that let thread 0 back in may have woken thread 1 too (it
+    // finds the lock taken and waits again, but on a busy machine it may not
+    // have looked yet). Wait until it sleeps again, so that from here on only
+    // thread 0's release can wake it.
+    falls_asleep(tid1, &rx, &schedule1, |e| {
+        (*e == Event::Back(1)).then(|| "thread 1's switch returned while thread 0 held the lock: both would run at once".to_string())
+    })?;
     // Thread 0 lets go for good: thread 1, waiting in its switch, must get it.
     let _ = go0.send(());
     let mut seen = Vec::new();

@@ -347,12 +347,11 @@ pub fn agent(limit: Duration) -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(limit)).build().into()
 }
 
-/// A URL on 127.0.0.1 where nothing listens: a refused connection.
+/// A URL on 127.0.0.1 where nothing listens: a refused connection. Port 1
+/// (a privileged port no test or notebook listens on), not a port freed a
+/// moment ago, which a test running beside this one could take.
 fn refused_url() -> Result<String, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("could not bind 127.0.0.1:0: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    drop(listener);
-    Ok(format!("http://{addr}/200"))
+    Ok("http://127.0.0.1:1/200".to_string())
 }
 
 fn url_names(urls: &[String]) -> Vec<String> {
