@@ -23,7 +23,7 @@ fn main() {
     println!("-- counters: each worker adds 1 {per_thread} times; median of 5 runs --");
     println!("{:<18} {:>8} {:>12} {:>14} {:>12}", "increment", "workers", "median ms", "ns per add", "lost (median)");
     for inc in Increment::ALL {
-        for workers in 1..=m.cores.max(2) {
+        for workers in 1..=m.cores.max(4) {
             let runs: Vec<_> = (0..5).map(|_| atomics::count(inc, workers, per_thread)).collect();
             let time = Stats::from_samples(runs.iter().map(|r| r.seconds).collect());
             let mut lost: Vec<u64> = runs.iter().map(|r| r.lost()).collect();
