@@ -770,6 +770,9 @@ fn others(visible: &[Message], chosen: usize) -> String {
     values.join(" or ")
 }
 
+/// One thread of a model program: what it reads, in order.
+pub type ModelThread<M> = dyn Fn(&M) -> Vec<u32> + Sync;
+
 /// Explores every execution of a model program: one thread per entry of
 /// `threads`, sharing the memory `make` builds from one [`Atom`] per name
 /// in `locations` (all 0 at the start). Every order of the threads'
@@ -778,7 +781,7 @@ fn others(visible: &[Message], chosen: usize) -> String {
 pub fn explore_model<M: Sync>(
     locations: &[&str],
     make: &dyn Fn(Vec<Atom>) -> M,
-    threads: &[&(dyn Fn(&M) -> Vec<u32> + Sync)],
+    threads: &[&ModelThread<M>],
 ) -> Result<Vec<Execution>, String> {
     let mut executions = Vec::new();
     let mut prefix = Vec::new();
@@ -808,7 +811,7 @@ type Choices = Vec<(usize, usize)>;
 fn explore_once<M: Sync>(
     locations: &[&str],
     make: &dyn Fn(Vec<Atom>) -> M,
-    threads: &[&(dyn Fn(&M) -> Vec<u32> + Sync)],
+    threads: &[&ModelThread<M>],
     prefix: Vec<usize>,
 ) -> Result<(Execution, Choices), String> {
     let n = threads.len();
