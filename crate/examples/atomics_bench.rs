@@ -19,7 +19,7 @@ fn main() {
             Err(e) => println!("{name}: {e}\n"),
         }
     }
-    let per_thread = 200_000u64;
+    let per_thread = 1_000_000u64;
     println!("-- counters: each worker adds 1 {per_thread} times; median of 5 runs --");
     println!("{:<18} {:>8} {:>12} {:>14} {:>12}", "increment", "workers", "median ms", "ns per add", "lost (median)");
     for inc in Increment::ALL {

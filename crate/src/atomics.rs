@@ -99,31 +99,40 @@ pub fn count(increment: Increment, threads: usize, per_thread: u64) -> Counted {
     let threads = threads.max(1);
     let n = AtomicU64::new(0);
     let list = Mutex::new(Vec::new());
-    let start = std::sync::Barrier::new(threads + 1);
-    let mut began = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            let (n, list, start) = (&n, &list, &start);
-            s.spawn(move || {
-                start.wait();
-                for i in 0..per_thread {
-                    match increment {
-                        Increment::LoadThenStore => {
-                            let v = n.load(Ordering::Relaxed);
-                            n.store(v + 1, Ordering::Relaxed);
+    let start = std::sync::Barrier::new(threads);
+    // Each thread's start (after the barrier) and end: the time is from the
+    // first start to the last end, whoever happened to be scheduled when.
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (n, list, start) = (&n, &list, &start);
+                s.spawn(move || {
+                    start.wait();
+                    let began = Instant::now();
+                    for i in 0..per_thread {
+                        match increment {
+                            Increment::LoadThenStore => {
+                                let v = n.load(Ordering::Relaxed);
+                                n.store(v + 1, Ordering::Relaxed);
+                            }
+                            Increment::FetchAdd => {
+                                n.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Increment::MutexPush => list.lock().unwrap_or_else(|e| e.into_inner()).push(i),
                         }
-                        Increment::FetchAdd => {
-                            n.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Increment::MutexPush => list.lock().unwrap_or_else(|e| e.into_inner()).push(i),
                     }
-                }
-            });
-        }
-        start.wait();
-        began = Instant::now();
+                    (began, Instant::now())
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
-    let seconds = began.elapsed().as_secs_f64();
+    let first = spans.iter().map(|s| s.0).min();
+    let last = spans.iter().map(|s| s.1).max();
+    let seconds = match (first, last) {
+        (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+        _ => 0.0,
+    };
     let got = match increment {
         Increment::MutexPush => list.into_inner().unwrap_or_else(|e| e.into_inner()).len() as u64,
         _ => n.into_inner(),
