@@ -25,6 +25,7 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("primes.py", include_str!("../python/primes.py")),
     ("countdown.py", include_str!("../python/countdown.py")),
     ("refcount.py", include_str!("../python/refcount.py")),
+    ("increment.py", include_str!("../python/increment.py")),
 ];
 
 /// A `python3` that can run the experiments.

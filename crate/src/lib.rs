@@ -14,7 +14,7 @@
 //! | [`progress`] | which exercises you have passed, per chapter (`progress()`) | all |
 //! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
 //! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 10, 14 |
-//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15 |
+//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15, 17 |
 //! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15 |
 //! | [`basics`] | splitting work, results from threads | 00 |
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06, 10 |
@@ -36,6 +36,7 @@
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
 //! | [`race`] | race conditions in explored models: a counter that loses updates, a bank whose transfers race | 14 |
 //! | [`gil`] | a global interpreter lock, emulated: the trait a notebook's GIL implements, CPython's switch interval, the fair-GIL check | 15 |
+//! | [`atomics`] | counters that lose updates or not, litmus tests run on the hardware beside a model of the memory model that explores every execution, the relay and atomic-maximum judges | 17 |
 //! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14 |
 //!
 //! Topics with heavy dependencies are cargo features, so a chapter loads only
@@ -50,6 +51,7 @@
 extern crate self as concurrency_lab;
 
 pub mod amdahl;
+pub mod atomics;
 pub mod basics;
 #[cfg(feature = "async")]
 pub mod channels;
@@ -125,6 +127,7 @@ pub use serde_json;
 /// Everything a chapter notebook usually needs, in one `use`.
 pub mod prelude {
     pub use crate::amdahl::{self, SpeedupCurve};
+    pub use crate::atomics::{self, Orderings};
     pub use crate::basics;
     #[cfg(feature = "async")]
     pub use crate::channels::{self, Server};

@@ -388,6 +388,51 @@ wrong_answers! {
         free_threaded_keeps_the_gil => |r, c, j: Job| two_jobs_gil_covers(if r == Runtime::FreeThreaded { Runtime::CPythonThreads } else { r }, c, j, false, false), says "FreeThreaded";
         processes_share_one_gil => |r, c, j: Job| two_jobs_gil_covers(if r == Runtime::CPythonProcesses { Runtime::CPythonThreads } else { r }, c, j, false, false), says "CPythonProcesses";
     }
+    ch17_relay_orderings {
+        // Schedule-dependent, the first four: right in every run on x86; the
+        // judge explores every execution the memory model allows.
+        all_relaxed => || relay(Relaxed, Relaxed, Relaxed, Relaxed), says "T2 saw go = 1 and still read data = 0", says "broken at `ready`";
+        middle_does_not_acquire => || relay(Release, Relaxed, Release, Acquire), says "`ready` (T0's Release store read by T1's Relaxed load does not synchronise)";
+        consumer_does_not_acquire => || relay(Release, Acquire, Release, Relaxed), says "broken at `go`";
+        middle_does_not_release => || relay(Release, Acquire, Relaxed, Acquire), says "broken at `go`";
+        seqcst_everywhere => || relay(SeqCst, SeqCst, SeqCst, SeqCst), says "not the weakest", says "raise_ready could be Release";
+        acquire_on_the_store => || relay(Acquire, Acquire, Release, Acquire), says "raise_ready is a store", says "acquire store";
+        acqrel_everywhere => || relay(AcqRel, AcqRel, AcqRel, AcqRel), says "acquire-release store";
+    }
+    ch17_atomic_max {
+        // Schedule-dependent: right on one thread; the explorer interleaves the steps.
+        load_then_store => |best: &SteppedU64, v| if best.load() < v { best.store(v) }, says "replay_max";
+        one_try_then_gives_up => |best: &SteppedU64, v| { let c = best.load(); if c < v { let _ = best.compare_exchange(c, v); } }, says "replay_max";
+        retries_without_comparing_again => retries_without_comparing_again, says "the maximum of 0 and [5, 7] is 7", says "replay_max";
+        retries_with_a_stale_value => retries_with_a_stale_value, says "endless loop";
+        stores_even_when_smaller => |best: &SteppedU64, v| loop { let c = best.load(); if best.compare_exchange(c, v).is_ok() { return } }, says "on one thread, from 4, record_max(3)";
+    }
+}
+
+use crate::atomics::{Relay, SteppedU64};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+
+fn relay(raise_ready: Ordering, see_ready: Ordering, raise_go: Ordering, see_go: Ordering) -> Relay {
+    Relay { raise_ready, see_ready, raise_go, see_go }
+}
+
+/// Checks once, then retries the exchange until it succeeds, without
+/// asking whether the value it now sees is already bigger.
+fn retries_without_comparing_again(best: &SteppedU64, value: u64) {
+    let mut current = best.load();
+    if current >= value {
+        return;
+    }
+    while let Err(now) = best.compare_exchange(current, value) {
+        current = now;
+    }
+}
+
+/// Retries with the value it read first: once another thread has changed
+/// it, the exchange can never succeed.
+fn retries_with_a_stale_value(best: &SteppedU64, value: u64) {
+    let current = best.load();
+    while current < value && best.compare_exchange(current, value).is_err() {}
 }
 
 #[test]
