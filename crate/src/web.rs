@@ -459,8 +459,10 @@ pub fn judge_deadline(fetch_all: fn(&[String], Duration) -> Vec<Option<u16>>) ->
 
         // Two URLs that never answer while fetch_all runs.
         let urls = vec![server.url("/200"), server.url("/hold/a"), server.url("/404"), server.url("/hold/b"), server.url("/500")];
-        let deadline = Duration::from_millis(1500);
-        let case = "five URLs, two of which do not answer before the deadline (1.5 s)";
+        // Long enough that three 20 ms answers arrive in time on a very busy
+        // machine: a right answer must not depend on the machine's speed.
+        let deadline = Duration::from_secs(3);
+        let case = "five URLs, two of which do not answer before the deadline (3 s)";
         let got = fetch_bounded(fetch_all, &urls, deadline, grace)?;
         server.release("a");
         server.release("b");
@@ -564,6 +566,15 @@ pub fn judge_retries(get_with_retries: fn(&str, u32, Duration) -> Result<u16, St
 mod tests {
     use super::*;
 
+    /// Waits (yielding) until `ready`; a test that never gets there fails instead of hanging.
+    fn wait_until(ready: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !ready() {
+            assert!(std::time::Instant::now() < deadline, "still waiting after 30 s");
+            std::thread::yield_now();
+        }
+    }
+
     fn get(url: &str) -> (u16, String) {
         let mut reply = agent(Duration::from_secs(10)).get(url).call().expect("an answer");
         (reply.status().as_u16(), reply.body_mut().read_to_string().expect("a body"))
@@ -602,15 +613,11 @@ mod tests {
             let url = url.clone();
             std::thread::spawn(move || get(&url).0)
         }).collect();
-        while server.in_flight() < 3 {
-            std::thread::yield_now();
-        }
+        wait_until(|| server.in_flight() == 3);
         server.release("k");
         assert!(waiters.into_iter().all(|w| w.join().unwrap() == 200));
         assert_eq!(server.peak_in_flight(), 3);
-        while server.in_flight() > 0 {
-            std::thread::yield_now();
-        }
+        wait_until(|| server.in_flight() == 0);
         server.reset_peak();
         assert_eq!(server.peak_in_flight(), 0);
     }
@@ -620,9 +627,7 @@ mod tests {
         let server = WebServer::with_latency(Duration::ZERO).unwrap();
         let url = server.url("/hold/never");
         let waiter = std::thread::spawn(move || agent(Duration::from_secs(30)).get(&url).call().map(|r| r.status().as_u16()));
-        while server.in_flight() < 1 {
-            std::thread::yield_now();
-        }
+        wait_until(|| server.in_flight() == 1);
         let addr = server.addr();
         drop(server);
         assert!(waiter.join().unwrap().is_err(), "the held request is cut off, not answered");
