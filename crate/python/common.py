@@ -24,9 +24,14 @@ def _watch_parent(parent):
                 os._exit(1)
 
 
+def watch():
+    """Starts the watchdog (for programs that keep running, like a server)."""
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+
+
 def start():
     """Starts the watchdog and returns the input object."""
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    watch()
     return json.loads(sys.stdin.read() or "{}")
 
 

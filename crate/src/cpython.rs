@@ -26,6 +26,7 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("countdown.py", include_str!("../python/countdown.py")),
     ("refcount.py", include_str!("../python/refcount.py")),
     ("increment.py", include_str!("../python/increment.py")),
+    ("select_server.py", include_str!("../python/select_server.py")),
 ];
 
 /// A `python3` that can run the experiments.
@@ -145,12 +146,82 @@ impl Python {
         })
     }
 
+    /// Starts chapter 18's calculator server in CPython (one thread, one
+    /// `select.select` over every socket) on 127.0.0.1 and returns once it
+    /// listens. It stops when the handle is dropped.
+    pub fn select_server(&self) -> Result<PyServer, String> {
+        let name = "select_server.py";
+        let dir = std::env::temp_dir().join(format!("concurrency-lab-python-{}", std::process::id()));
+        write_programs(&dir).map_err(|e| format!("could not write the Python programs to {}: {e}", dir.display()))?;
+        let mut child = Command::new(&self.program)
+            .arg(dir.join(name))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", self.program))?;
+        let mut server = PyServer { addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), stdin: child.stdin.take(), child };
+        if let Some(stdin) = server.stdin.as_mut() {
+            stdin.write_all(b"{}\n").and_then(|_| stdin.flush()).map_err(|e| format!("could not start {name}: {e}"))?;
+        }
+        // Its first line says where it listens; wait for it with a bound.
+        let stdout = server.child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(20)).map_err(|_| format!("{name} did not say where it listens within 20 s"))?;
+        let port = serde_json::from_str::<Value>(&line).ok().and_then(|v| v["port"].as_u64()).ok_or_else(|| format!("{name} did not start: {line:?}"))?;
+        server.addr.set_port(port as u16);
+        Ok(server)
+    }
+
     /// CPython's reference counts of one fresh list (`sys.getrefcount`, less
     /// the one its own argument adds): with one name, after a second name,
     /// after a list holds it too, and after those two are deleted.
     pub fn refcounts(&self, limit: Duration) -> Result<Vec<u64>, String> {
         let v = self.run("refcount.py", &json!({}), limit)?;
         v["counts"].as_array().map(|a| a.iter().filter_map(Value::as_u64).collect()).ok_or_else(|| format!("refcount.py gave no counts: {v}"))
+    }
+}
+
+/// A CPython server process; dropping the handle stops it (its stdin
+/// closes, which ends its loop; it is killed if it has not gone in 2 s).
+pub struct PyServer {
+    addr: std::net::SocketAddr,
+    stdin: Option<std::process::ChildStdin>,
+    child: std::process::Child,
+}
+
+impl PyServer {
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(2) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: kill(2) on the process group we created for this child.
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+impl std::fmt::Debug for PyServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CPython select server at {}", self.addr)
     }
 }
 
@@ -257,6 +328,18 @@ mod tests {
         }
         assert!(run.switch_interval > 0.0 && run.switch_interval < 1.0, "{}", run.switch_interval);
         assert_eq!(py.refcounts(Duration::from_secs(30)).unwrap(), vec![1, 2, 3, 1]);
+    }
+
+    #[test]
+    fn the_select_server_answers_and_stops_when_dropped() {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(py) = find() else { return };
+        let server = py.select_server().unwrap();
+        let mut c = crate::exercise::Client::connect(server.addr(), Duration::from_secs(10)).unwrap();
+        let said: Vec<String> = ["1,2", "4,9", "product", "0,-3", "5,-9,10", "1,,2", "quit"].iter().map(|l| c.ask(l).unwrap()).collect();
+        assert_eq!(said, ["3", "13", "mode: product", "0", "-450", "error: field 2 is empty", "bye"]);
+        drop(server);
+        assert_eq!(running_course_programs(), 0, "the server outlived its handle");
     }
 
     #[test]

@@ -103,6 +103,8 @@ exercises! {
     ch15_two_jobs in "15-global-interpreter-lock": gil::judge_two_jobs(two_jobs);
     ch17_relay_orderings in "17-memory-model-and-atomics": atomics::judge_relay_orderings(relay_orderings);
     ch17_atomic_max in "17-memory-model-and-atomics": atomics::judge_atomic_max(record_max);
+    ch18_calculator in "18-server-from-scratch": calculator::judge_calculator(evaluate);
+    #[cfg(feature = "server")] ch18_line_buffer in "18-server-from-scratch": server::judge_line_buffer(split_lines);
 }
 
 /// Checks the learner's solution of an exercise and prints the verdict:

@@ -37,6 +37,8 @@
 //! | [`race`] | race conditions in explored models: a counter that loses updates, a bank whose transfers race | 14 |
 //! | [`gil`] | a global interpreter lock, emulated: the trait a notebook's GIL implements, CPython's switch interval, the fair-GIL check | 15 |
 //! | [`atomics`] | counters that lose updates or not, litmus tests run on the hardware beside a model of the memory model that explores every execution, the relay and atomic-maximum judges | 17 |
+//! | [`calculator`] | the calculator protocol (sum and product of comma-separated integers, an error line for every malformed line), fuzzed by a property test | 18 |
+//! | [`server`] | a server loop on a thread of its own that stops when dropped, lines framed from a stream of reads, a load generator reporting throughput, latency and lost replies (feature `server`) | 18 |
 //! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14 |
 //!
 //! Topics with heavy dependencies are cargo features, so a chapter loads only
@@ -53,6 +55,7 @@ extern crate self as concurrency_lab;
 pub mod amdahl;
 pub mod atomics;
 pub mod basics;
+pub mod calculator;
 #[cfg(feature = "async")]
 pub mod channels;
 pub mod chart;
@@ -80,6 +83,8 @@ pub mod race;
 pub mod reduction;
 #[cfg(feature = "schedules")]
 pub mod schedules;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sequential;
 pub mod starvation;
 #[cfg(feature = "async")]
@@ -129,6 +134,7 @@ pub mod prelude {
     pub use crate::amdahl::{self, SpeedupCurve};
     pub use crate::atomics::{self, Orderings};
     pub use crate::basics;
+    pub use crate::calculator::{self, Mode, Reply, Session};
     #[cfg(feature = "async")]
     pub use crate::channels::{self, Server};
     pub use crate::chart::{self, Chart, Series};
@@ -158,6 +164,8 @@ pub mod prelude {
     #[cfg(feature = "schedules")]
     pub use crate::schedules;
     pub use crate::sequential;
+    #[cfg(feature = "server")]
+    pub use crate::server::{self, Running, Stop};
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     #[cfg(feature = "async")]
     pub use crate::tasks::{self, Log};

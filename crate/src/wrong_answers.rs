@@ -407,6 +407,23 @@ wrong_answers! {
         retries_with_a_stale_value => retries_with_a_stale_value, says "endless loop";
         stores_even_when_smaller => |best: &SteppedU64, v| loop { let c = best.load(); if best.compare_exchange(c, v).is_ok() { return } }, says "on one thread, from 4, record_max(3)";
     }
+    ch18_calculator {
+        plain_arithmetic => calculator_answers::plain_arithmetic, says "evaluate(\"9223372036854775807,1\", Mode::Sum) panicked";
+        empty_fields_are_skipped => calculator_answers::empty_fields_are_skipped, says "evaluate(\",\", Mode::Sum) returned Ok(0)";
+        no_room_around_numbers => calculator_answers::no_room_around_numbers, says "evaluate(\" 4 , 9 \", Mode::Sum) returned Err";
+        the_parsers_own_message => calculator_answers::the_parsers_own_message, says "does not name the bad field";
+        empty_line_is_zero => calculator_answers::empty_line_is_zero, says "evaluate(\"\", Mode::Sum) returned Ok(0)";
+    }
+    #[cfg(feature = "server")] ch18_line_buffer {
+        each_read_is_a_line => line_answers::each_read_is_a_line, says "three lines in one read";
+        first_line_only => line_answers::first_line_only, says "three lines in one read";
+        drops_the_unfinished_rest => line_answers::drops_the_unfinished_rest, says "one line in two reads";
+        // Schedule-dependent: right whenever no read ends inside a character;
+        // the judge cuts the stream at every place, also inside "é".
+        text_per_read => line_answers::text_per_read, says "the same stream cut in another place";
+        no_limit => line_answers::no_limit, says "no newline";
+        limits_the_read_not_the_line => line_answers::limits_the_read_not_the_line, says "600 short lines";
+    }
 }
 
 use crate::atomics::{Relay, SteppedU64};
@@ -2332,5 +2349,130 @@ mod async_answers {
             out.push(v);
         }
         out
+    }
+}
+
+mod calculator_answers {
+    use crate::calculator::Mode;
+
+    fn fields(line: &str) -> impl Iterator<Item = (usize, &str)> {
+        line.split(',').enumerate().map(|(i, f)| (i + 1, f.trim()))
+    }
+
+    fn parse(place: usize, text: &str) -> Result<i64, String> {
+        text.parse().map_err(|_| format!("field {place} ({text:?}) is not a number"))
+    }
+
+    fn combine(mode: Mode, numbers: impl Iterator<Item = i64>) -> i64 {
+        match mode {
+            Mode::Sum => numbers.sum(),
+            Mode::Product => numbers.product(),
+        }
+    }
+
+    fn checked(mode: Mode, numbers: &[i64]) -> Result<i64, String> {
+        numbers
+            .iter()
+            .try_fold(if mode == Mode::Sum { 0i64 } else { 1 }, |t, &n| if mode == Mode::Sum { t.checked_add(n) } else { t.checked_mul(n) })
+            .ok_or_else(|| "overflow".to_string())
+    }
+
+    pub fn plain_arithmetic(line: &str, mode: Mode) -> Result<i64, String> {
+        if line.trim().is_empty() {
+            return Err("empty line".into());
+        }
+        let numbers = fields(line).map(|(i, t)| parse(i, t)).collect::<Result<Vec<i64>, String>>()?;
+        Ok(combine(mode, numbers.into_iter()))
+    }
+
+    pub fn empty_fields_are_skipped(line: &str, mode: Mode) -> Result<i64, String> {
+        if line.trim().is_empty() {
+            return Err("empty line".into());
+        }
+        let numbers = fields(line).filter(|(_, t)| !t.is_empty()).map(|(i, t)| parse(i, t)).collect::<Result<Vec<i64>, String>>()?;
+        checked(mode, &numbers)
+    }
+
+    pub fn no_room_around_numbers(line: &str, mode: Mode) -> Result<i64, String> {
+        if line.is_empty() {
+            return Err("empty line".into());
+        }
+        let numbers = line.split(',').enumerate().map(|(i, t)| parse(i + 1, t)).collect::<Result<Vec<i64>, String>>()?;
+        checked(mode, &numbers)
+    }
+
+    pub fn the_parsers_own_message(line: &str, mode: Mode) -> Result<i64, String> {
+        if line.trim().is_empty() {
+            return Err("empty line".into());
+        }
+        let numbers = fields(line).map(|(_, t)| t.parse::<i64>().map_err(|e| e.to_string())).collect::<Result<Vec<i64>, String>>()?;
+        checked(mode, &numbers)
+    }
+
+    pub fn empty_line_is_zero(line: &str, mode: Mode) -> Result<i64, String> {
+        if line.trim().is_empty() {
+            return Ok(0);
+        }
+        crate::calculator::evaluate(line, mode)
+    }
+}
+
+#[cfg(feature = "server")]
+mod line_answers {
+    use crate::server::MAX_LINE;
+
+    pub fn each_read_is_a_line(_pending: &mut Vec<u8>, incoming: &[u8]) -> Result<Vec<String>, String> {
+        let text = String::from_utf8_lossy(incoming);
+        Ok(vec![text.trim_end_matches(['\r', '\n']).to_string()])
+    }
+
+    pub fn first_line_only(pending: &mut Vec<u8>, incoming: &[u8]) -> Result<Vec<String>, String> {
+        pending.extend_from_slice(incoming);
+        if pending.len() > MAX_LINE {
+            return Err("too long".into());
+        }
+        match pending.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                Ok(vec![String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string()])
+            }
+            None => Ok(vec![]),
+        }
+    }
+
+    pub fn drops_the_unfinished_rest(_pending: &mut Vec<u8>, incoming: &[u8]) -> Result<Vec<String>, String> {
+        let text = std::str::from_utf8(incoming).map_err(|_| "not UTF-8".to_string())?;
+        if text.len() > MAX_LINE && !text.contains('\n') {
+            return Err("too long".into());
+        }
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        complete.lines().map(|l| if l.len() > MAX_LINE { Err("too long".to_string()) } else { Ok(l.to_string()) }).collect()
+    }
+
+    pub fn text_per_read(pending: &mut Vec<u8>, incoming: &[u8]) -> Result<Vec<String>, String> {
+        let text = std::str::from_utf8(incoming).map_err(|_| "a read that is not UTF-8".to_string())?;
+        pending.extend_from_slice(text.as_bytes());
+        crate::server::split_lines(pending, &[])
+    }
+
+    pub fn no_limit(pending: &mut Vec<u8>, incoming: &[u8]) -> Result<Vec<String>, String> {
+        pending.extend_from_slice(incoming);
+        let mut lines = Vec::new();
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = pending.drain(..=end).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            lines.push(String::from_utf8(line).map_err(|_| "not UTF-8".to_string())?);
+        }
+        Ok(lines)
+    }
+
+    pub fn limits_the_read_not_the_line(pending: &mut Vec<u8>, incoming: &[u8]) -> Result<Vec<String>, String> {
+        if pending.len() + incoming.len() > MAX_LINE {
+            return Err("too much at once".into());
+        }
+        no_limit(pending, incoming)
     }
 }
