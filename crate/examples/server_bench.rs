@@ -2,7 +2,7 @@
 //! thread per client, a readiness loop with mio, tokio, and the CPython
 //! `select` server, each against 1, 10, 100 and 1000 clients at once
 //! (every client sends its requests one after another and checks each
-//! reply). Prints throughput and latency (medians of 3 runs) and the
+//! reply), then 100 pipelined clients (each sends all its requests at once). Prints throughput and latency (medians of 3 runs) and the
 //! ratio of each server's throughput to the Python server's.
 //!
 //!     cargo run --profile evcxr --example server_bench -p concurrency_lab --all-features [-- total]
@@ -162,11 +162,13 @@ fn main() {
     let total: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let py = concurrency_lab::cpython::find();
     println!("{} cores; {total} requests per run, medians of 3 runs", concurrency_lab::machine::machine().cores);
-    let levels = [1, 10, 100, 1000];
+    // (clients, pipelined): clients that wait for each answer, then 100
+    // pipelined clients (all requests sent at once: the server's own work sets the pace).
+    let levels = [(1, false), (10, false), (100, false), (1000, false), (100, true)];
     let mut python_rate = HashMap::new();
     let kinds = ["python select", "one at a time", "thread per client", "mio readiness loop", "tokio"];
     for kind in kinds {
-        for &clients in &levels {
+        for &(clients, pipelined) in &levels {
             let requests = (total / clients).max(5);
             let runs: Vec<Load> = (0..3)
                 .filter_map(|_| {
@@ -198,7 +200,12 @@ fn main() {
                             (s.addr(), Box::new(s))
                         }
                     };
-                    Some(server::load(kind, addr, clients, requests, Duration::from_secs(60)))
+                    let limit = Duration::from_secs(60);
+                    Some(if pipelined {
+                        server::load_pipelined(kind, addr, clients, requests, limit)
+                    } else {
+                        server::load(kind, addr, clients, requests, limit)
+                    })
                 })
                 .collect();
             if runs.is_empty() {
@@ -207,10 +214,10 @@ fn main() {
             }
             let run = median(runs);
             if kind == "python select" {
-                python_rate.insert(clients, run.per_second);
+                python_rate.insert((clients, pipelined), run.per_second);
             }
-            let ratio = python_rate.get(&clients).map(|p| format!("  {:.1}x Python", run.per_second / p)).unwrap_or_default();
-            println!("{run}{ratio}");
+            let ratio = python_rate.get(&(clients, pipelined)).map(|p| format!("  {:.1}x Python", run.per_second / p)).unwrap_or_default();
+            println!("{}{run}{ratio}", if pipelined { "pipelined " } else { "" });
         }
     }
 }

@@ -159,7 +159,7 @@ struct Seen {
 
 /// One client: `requests` lines `c,i`, each answered before the next is
 /// sent (the answer must be c + i), then `quit`.
-async fn one_client(addr: SocketAddr, c: usize, requests: usize, deadline: tokio::time::Instant) -> Seen {
+async fn one_client(addr: SocketAddr, c: usize, requests: usize, pipelined: bool, deadline: tokio::time::Instant) -> Seen {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let mut seen = Seen::default();
     let stream = match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await {
@@ -174,13 +174,28 @@ async fn one_client(addr: SocketAddr, c: usize, requests: usize, deadline: tokio
         }
     };
     let _ = stream.set_nodelay(true);
-    let (reader, mut writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
     let mut lines = BufReader::new(reader).lines();
+    let mut writer = Some(writer);
+    let batch_sent = Instant::now();
+    if pipelined {
+        // Everything at once, written by a task of its own while this one
+        // reads: a client that wrote everything before reading could fill
+        // both directions' buffers and wait for ever on a blocking server.
+        let batch: String = (0..requests).map(|i| format!("{c},{i}\n")).chain(std::iter::once("quit\n".to_string())).collect();
+        let mut w = writer.take().expect("the writer is still here");
+        tokio::spawn(async move {
+            let _ = w.write_all(batch.as_bytes()).await;
+            w // kept open until the server has answered everything
+        });
+    }
     for i in 0..requests {
-        let sent = Instant::now();
-        if let Err(e) = writer.write_all(format!("{c},{i}\n").as_bytes()).await {
-            seen.problem = Some(format!("sending failed: {e}"));
-            return seen;
+        let sent = if pipelined { batch_sent } else { Instant::now() };
+        if let Some(w) = writer.as_mut() {
+            if let Err(e) = w.write_all(format!("{c},{i}\n").as_bytes()).await {
+                seen.problem = Some(format!("sending failed: {e}"));
+                return seen;
+            }
         }
         match tokio::time::timeout_at(deadline, lines.next_line()).await {
             Ok(Ok(Some(line))) if line == (c + i).to_string() => seen.latencies.push(sent.elapsed().as_secs_f64()),
@@ -202,7 +217,9 @@ async fn one_client(addr: SocketAddr, c: usize, requests: usize, deadline: tokio
             }
         }
     }
-    let _ = writer.write_all(b"quit\n").await;
+    if let Some(mut w) = writer {
+        let _ = w.write_all(b"quit\n").await;
+    }
     let _ = tokio::time::timeout_at(deadline, lines.next_line()).await; // "bye"
     seen
 }
@@ -212,13 +229,25 @@ async fn one_client(addr: SocketAddr, c: usize, requests: usize, deadline: tokio
 /// (`c,i`, whose sum is checked); everything stops at `limit`. The clients
 /// run as tasks on one thread of their own, the same for every server.
 pub fn load(server: &str, addr: SocketAddr, clients: usize, requests: usize, limit: Duration) -> Load {
+    run_clients(server, addr, clients, requests, false, limit)
+}
+
+/// As [`load`], but each client sends all its requests in one go (a
+/// *pipelined* client) and then reads the answers: the round trips no
+/// longer set the pace, the server's own work per line does. A request's
+/// latency is counted from the moment its client started sending.
+pub fn load_pipelined(server: &str, addr: SocketAddr, clients: usize, requests: usize, limit: Duration) -> Load {
+    run_clients(server, addr, clients, requests, true, limit)
+}
+
+fn run_clients(server: &str, addr: SocketAddr, clients: usize, requests: usize, pipelined: bool, limit: Duration) -> Load {
     let clients = clients.max(1);
     let mut problem = raise_open_files(2 * clients + 64).err();
     let start = Instant::now();
     let seen: Vec<Seen> = crate::tasks::on_one_thread(async move {
         // Every client connects at once: the storm of connects is part of the run.
         let deadline = tokio::time::Instant::now() + limit;
-        let tasks: Vec<_> = (0..clients).map(|c| tokio::spawn(one_client(addr, c, requests, deadline))).collect();
+        let tasks: Vec<_> = (0..clients).map(|c| tokio::spawn(one_client(addr, c, requests, pipelined, deadline))).collect();
         let mut seen = Vec::new();
         for t in tasks {
             seen.push(t.await.unwrap_or_else(|e| Seen { problem: Some(format!("a client failed: {e}")), ..Seen::default() }));
@@ -432,6 +461,15 @@ mod tests {
         let run = load("one at a time", server.addr(), 5, 20, Duration::from_secs(30));
         assert_eq!((run.requests, run.answered, run.wrong, run.lost), (100, 100, 0, 0), "{run}");
         assert!(run.p50_ms <= run.p99_ms && run.per_second > 0.0, "{run}");
+    }
+
+    #[test]
+    fn pipelined_load_counts_every_reply() {
+        let server = Running::start(one_at_a_time).unwrap();
+        // 5000 answers per client: more than a socket buffer holds, so a
+        // client that did not read while writing would stall this server.
+        let run = load_pipelined("one at a time", server.addr(), 3, 5000, Duration::from_secs(60));
+        assert_eq!((run.requests, run.answered, run.wrong, run.lost), (15000, 15000, 0, 0), "{run}");
     }
 
     #[test]
