@@ -252,6 +252,31 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log_x: 
     })
 }
 
+/// Line chart with both axes logarithmic: for values that span orders of
+/// magnitude, such as latencies from 0.1 ms to 2 s against 1 to 1000
+/// clients. Points at zero or below are left out.
+pub fn log_log(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> Chart {
+    let positive: Vec<Series> = series
+        .iter()
+        .map(|s| Series { points: s.points.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect(), ..s.clone() })
+        .collect();
+    let (x0, x1) = range_of(positive.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
+    let (y0, y1) = range_of(positive.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+    let (y0, y1) = (y0.max(1e-9) / 1.5, y1.max(y0.max(1e-9) * 10.0) * 1.5);
+    // Room for the legend at the top, measured in decades.
+    let fraction = with_legend_room(1.0, positive.len()) - 1.0;
+    let y_top = y1 * (y1 / y0).powf(fraction);
+    render(title, |area| {
+        let mut builder = frame(area, title, 56);
+        let mut chart = builder.build_cartesian_2d((x0.max(1e-9)..x1.max(x0 * 1.01)).log_scale(), (y0..y_top).log_scale())?;
+        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw()?;
+        for (i, s) in positive.iter().enumerate() {
+            draw_series(&mut chart, s, color(i))?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    })
+}
+
 /// One measured point of a speedup chart: the median and its spread.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct SpeedupPoint {
@@ -520,6 +545,7 @@ mod tests {
                 ],
             ),
             lines("l", "N", "S", &[Series::dashed("d", vec![(1.0, 1.0), (1000.0, 2.0)])], true),
+            log_log("ll", "N", "ms", &[Series::line_points("p", vec![(1.0, 0.2), (10.0, 0.0), (1000.0, 1745.0)])]),
         ];
         for c in &charts {
             let svg = decoded(c);
@@ -534,5 +560,7 @@ mod tests {
         assert!(decoded(&c).starts_with("<svg"));
         let h = histogram("nothing", "x", &[], 10);
         assert!(decoded(&h).starts_with("<svg"));
+        let l = log_log("nothing", "x", "y", &[Series::line("only zeros", vec![(0.0, 0.0)])]);
+        assert!(!decoded(&l).contains("could not be drawn"));
     }
 }
