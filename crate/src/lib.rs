@@ -37,6 +37,8 @@
 //! | [`race`] | race conditions in explored models: a counter that loses updates, a bank whose transfers race | 14 |
 //! | [`gil`] | a global interpreter lock, emulated: the trait a notebook's GIL implements, CPython's switch interval, the fair-GIL check | 15 |
 //! | [`atomics`] | counters that lose updates or not, litmus tests run on the hardware beside a model of the memory model that explores every execution, the relay and atomic-maximum judges | 17 |
+//! | [`counters`] | counters shared by many threads: one lock, atomic, sharded and approximate, timed for 1..N workers; the approximate counter's lag against its threshold; the approximate-counter judge | 16 |
+//! | [`rcu`] | read-copy-update: the book's network map with a primary node, a published version for the RCU-update judge (feature `rcu`) | 16 |
 //! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14 |
 //!
 //! Topics with heavy dependencies are cargo features, so a chapter loads only
@@ -61,6 +63,7 @@ pub mod cpython;
 pub mod contention;
 #[cfg(feature = "async")]
 pub mod cooperative;
+pub mod counters;
 pub mod deadlock;
 pub mod exercise;
 pub mod exercises;
@@ -77,6 +80,8 @@ pub mod primes;
 pub mod process;
 pub mod progress;
 pub mod race;
+#[cfg(feature = "rcu")]
+pub mod rcu;
 pub mod reduction;
 #[cfg(feature = "schedules")]
 pub mod schedules;
@@ -135,6 +140,7 @@ pub mod prelude {
     pub use crate::compiler;
     pub use crate::cpython;
     pub use crate::contention;
+    pub use crate::counters::{self, Global, LocalCount, Variant};
     #[cfg(feature = "async")]
     pub use crate::cooperative::{self, Answer, Checker};
     pub use crate::deadlock::{self, Board, Lock, Stuck};
@@ -154,6 +160,10 @@ pub mod prelude {
     pub use crate::process::{self, Inbox, Msg, Worker};
     pub use crate::progress::progress;
     pub use crate::race;
+    #[cfg(feature = "rcu")]
+    pub use crate::rcu::{self, Network, Published};
+    #[cfg(feature = "rcu")]
+    pub use arc_swap::ArcSwap;
     pub use crate::reduction::{self, Flaw, Piece};
     #[cfg(feature = "schedules")]
     pub use crate::schedules;
