@@ -152,7 +152,21 @@ pub fn scale(variant: Variant, workers: usize, per_worker: u64, rounds: u32, sam
     Scaling { variant, workers: workers.max(1), per_worker, time, counted }
 }
 
-/// Median time against workers, one line per variant.
+/// What perfect scaling would give on `cores` cores, from the fastest
+/// one-worker time: each worker's share takes that long, and at most
+/// `cores` workers run at once, so w workers need ceil(w / cores) turns.
+pub fn ideal(results: &[Scaling], cores: usize) -> Vec<(f64, f64)> {
+    let one = results.iter().filter(|r| r.workers == 1).map(|r| r.time.median).fold(f64::INFINITY, f64::min);
+    let mut workers: Vec<usize> = results.iter().map(|r| r.workers).collect();
+    workers.sort();
+    workers.dedup();
+    if !one.is_finite() {
+        return Vec::new();
+    }
+    workers.into_iter().map(|w| (w as f64, one * w.div_ceil(cores.max(1)) as f64 * 1e3)).collect()
+}
+
+/// Median time against workers, one line per variant, beside [`ideal`].
 pub fn scaling_chart(results: &[Scaling]) -> Chart {
     let mut variants: Vec<Variant> = Vec::new();
     for r in results {
@@ -160,6 +174,8 @@ pub fn scaling_chart(results: &[Scaling]) -> Chart {
             variants.push(r.variant);
         }
     }
+    let cores = crate::machine::cores();
+    let ideal = Series::dashed(&format!("perfect scaling on {cores} cores"), ideal(results, cores));
     let series: Vec<Series> = variants
         .iter()
         .map(|v| {
@@ -168,8 +184,48 @@ pub fn scaling_chart(results: &[Scaling]) -> Chart {
                 results.iter().filter(|r| r.variant == *v).map(|r| (r.workers as f64, r.time.median * 1e3)).collect(),
             )
         })
+        .chain(std::iter::once(ideal))
         .collect();
     chart::lines("Each worker adds 1 the same number of times", "workers", "time until all are done (ms, median)", &series, false)
+}
+
+// --- the same in CPython -------------------------------------------------------
+
+/// The book's counters and network in the real CPython (`structures.py`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PyStructures {
+    pub python: String,
+    pub threads: usize,
+    pub per_thread: u64,
+    /// Final counts of the counter without a lock, one per run.
+    pub unlocked: Vec<u64>,
+    pub unlocked_seconds: Vec<f64>,
+    /// Final counts of the locked counter.
+    pub locked: Vec<u64>,
+    pub locked_seconds: Vec<f64>,
+    /// What the network reader got: the node, or the `KeyError`.
+    pub network: String,
+}
+
+/// Runs the course's `structures.py` in `python`: `runs` runs of each counter.
+pub fn python_structures(python: &crate::cpython::Python, threads: usize, per_thread: u64, runs: usize) -> Result<PyStructures, String> {
+    let v = python.run(
+        "structures.py",
+        &serde_json::json!({"threads": threads, "per_thread": per_thread, "runs": runs}),
+        Duration::from_secs(60),
+    )?;
+    let ints = |k: &str| v[k].as_array().map(|a| a.iter().filter_map(|x| x.as_u64()).collect()).ok_or_else(|| format!("structures.py gave no {k}: {v}"));
+    let floats = |k: &str| v[k].as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()).ok_or_else(|| format!("structures.py gave no {k}: {v}"));
+    Ok(PyStructures {
+        python: python.version.clone(),
+        threads,
+        per_thread,
+        unlocked: ints("unlocked")?,
+        unlocked_seconds: floats("unlocked_seconds")?,
+        locked: ints("locked")?,
+        locked_seconds: floats("locked_seconds")?,
+        network: v["network"].as_str().unwrap_or("no answer").to_string(),
+    })
 }
 
 // --- the lag of the approximate counter -------------------------------------------
@@ -506,6 +562,15 @@ mod tests {
             assert_eq!(l.after_flush, l.expected, "{l}");
             assert!(l.flushes <= l.expected / s + 3, "{l}");
         }
+    }
+
+    #[test]
+    fn python_loses_counts_without_the_lock_and_not_with_it() {
+        let Ok(py) = crate::cpython::find() else { return };
+        let r = python_structures(&py, 3, 20, 1).unwrap();
+        assert_eq!(r.locked, vec![60]);
+        assert!(r.unlocked[0] <= 60);
+        assert!(!r.network.is_empty());
     }
 
     #[test]

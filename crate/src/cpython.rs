@@ -26,6 +26,7 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("countdown.py", include_str!("../python/countdown.py")),
     ("refcount.py", include_str!("../python/refcount.py")),
     ("increment.py", include_str!("../python/increment.py")),
+    ("structures.py", include_str!("../python/structures.py")),
 ];
 
 /// A `python3` that can run the experiments.

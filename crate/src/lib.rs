@@ -14,8 +14,8 @@
 //! | [`progress`] | which exercises you have passed, per chapter (`progress()`) | all |
 //! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
 //! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 10, 14 |
-//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15, 17 |
-//! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15 |
+//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15, 16, 17 |
+//! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15, 16 |
 //! | [`basics`] | splitting work, results from threads | 00 |
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06, 10 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
