@@ -334,15 +334,22 @@ pub fn lag(threshold: u64, workers: usize, per_worker: u64, rounds: u32) -> Lag 
     }
 }
 
-/// Largest and mean lag against S, beside the bound workers x S (log scale).
+/// Largest and mean lag against S, as a fraction of the bound workers x S
+/// (so that every S fits one scale; the bound is the line at 1).
 pub fn lag_chart(results: &[Lag]) -> Chart {
-    let pts = |f: &dyn Fn(&Lag) -> f64| results.iter().map(|r| (r.threshold as f64, f(r))).collect::<Vec<_>>();
+    let pts = |f: &dyn Fn(&Lag) -> f64| results.iter().map(|r| (r.threshold as f64, f(r) / r.bound().max(1) as f64)).collect::<Vec<_>>();
     let series = [
         Series::line_points("largest lag seen", pts(&|r| r.max as f64)),
         Series::line_points("mean lag", pts(&|r| r.mean)),
         Series::dashed("bound: workers x S", pts(&|r| r.bound() as f64)),
     ];
-    chart::lines("How far the approximate counter's global value lags", "threshold S (log scale)", "lag (increments)", &series, true)
+    chart::lines(
+        "How far the approximate counter's global value lags",
+        "threshold S (log scale)",
+        "lag / (workers x S)",
+        &series,
+        true,
+    )
 }
 
 // --- the exercise: an approximate counter -----------------------------------------
