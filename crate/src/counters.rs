@@ -453,7 +453,7 @@ fn one_thread_order(workers: usize, total: usize) -> Vec<usize> {
 /// builds one worker's [`LocalCount`]. On one thread, three workers with
 /// S = 5 count 100 times in a fixed uneven order: after every increment the
 /// global value must be at most the true count and lag by at most 3 x 5;
-/// the global count may be written at most (increments / S) + 3 times (the
+/// the global count may be written at most increments / S (rounded down) + 3 times (the
 /// point: flushes are rare); after every worker's `flush` it must be exact.
 /// Then two threads (S = 2, 3 increments and a flush each) under 300
 /// explored schedules: the total must still be exact.
@@ -490,7 +490,7 @@ pub fn judge_approximate_counter<C: LocalCount + 'static>(make: fn(Arc<Global>, 
                 if global.writes() > most {
                     return Err(format!(
                         "{setting}: after {done} increments the global count was written {} times; with S = {threshold} it needs at most \
-                         {done} / {threshold} + {workers} = {most}. An approximate counter touches the shared count rarely: that is why it scales.",
+                         {done} / {threshold} (rounded down) + {workers} = {most}. An approximate counter touches the shared count rarely: that is why it scales.",
                         global.writes()
                     ));
                 }
@@ -512,7 +512,7 @@ pub fn judge_approximate_counter<C: LocalCount + 'static>(make: fn(Arc<Global>, 
         let found = search(300, &|plan| race_model(make, plan));
         if let Some(run) = found.failure {
             return Err(format!(
-                "two threads, S = 2, each counting 3 and then flushing: after {} explored schedule(s) one lost counts; the interleaving:\n{}",
+                "two threads, S = 2, each counting 3 and then flushing: after {} explored schedule(s), counts were lost; the interleaving:\n{}",
                 found.tried,
                 crate::atomics::brief(&run)
             ));
