@@ -1104,7 +1104,7 @@ pub fn replay_max(start: u64, values: &[u64], record: fn(&SteppedU64, u64), sche
 }
 
 /// A run as text, its middle left out when it is long (an endless loop).
-fn brief(run: &Run) -> String {
+pub(crate) fn brief(run: &Run) -> String {
     if run.steps.len() <= 40 {
         return run.to_string();
     }

@@ -27,6 +27,7 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("refcount.py", include_str!("../python/refcount.py")),
     ("increment.py", include_str!("../python/increment.py")),
     ("select_server.py", include_str!("../python/select_server.py")),
+    ("structures.py", include_str!("../python/structures.py")),
 ];
 
 /// A `python3` that can run the experiments.

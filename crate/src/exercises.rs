@@ -101,6 +101,8 @@ exercises! {
     ch14_breaking_schedule in "14-race-conditions": race::judge_breaking_schedule(breaking_schedule);
     ch15_fair_gil in "15-global-interpreter-lock": gil::judge_fair_gil(FairGil::new);
     ch15_two_jobs in "15-global-interpreter-lock": gil::judge_two_jobs(two_jobs);
+    ch16_approximate_counter in "16-concurrent-data-structures": counters::judge_approximate_counter(Local::new);
+    #[cfg(feature = "rcu")] ch16_rcu_update in "16-concurrent-data-structures": rcu::judge_rcu_update(add_node);
     ch17_relay_orderings in "17-memory-model-and-atomics": atomics::judge_relay_orderings(relay_orderings);
     ch17_atomic_max in "17-memory-model-and-atomics": atomics::judge_atomic_max(record_max);
     ch18_calculator in "18-server-from-scratch": calculator::judge_calculator(evaluate);

@@ -14,8 +14,8 @@
 //! | [`progress`] | which exercises you have passed, per chapter (`progress()`) | all |
 //! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
 //! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 10, 14 |
-//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15, 17 |
-//! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15 |
+//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15, 16, 17 |
+//! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15, 16 |
 //! | [`basics`] | splitting work, results from threads | 00 |
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06, 10 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
@@ -39,6 +39,8 @@
 //! | [`atomics`] | counters that lose updates or not, litmus tests run on the hardware beside a model of the memory model that explores every execution, the relay and atomic-maximum judges | 17 |
 //! | [`calculator`] | the calculator protocol (sum and product of comma-separated integers, an error line for every malformed line), fuzzed by a property test | 18 |
 //! | [`server`] | a server loop on a thread of its own that stops when dropped, lines framed from a stream of reads, a load generator reporting throughput, latency and lost replies (feature `server`) | 18 |
+//! | [`counters`] | counters shared by many threads: one lock, atomic, sharded and approximate, timed for 1..N workers; the approximate counter's lag against its threshold; the approximate-counter judge | 16 |
+//! | [`rcu`] | read-copy-update: the book's network map with a primary node, a published version for the RCU-update judge (feature `rcu`) | 16 |
 //! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14 |
 //!
 //! Topics with heavy dependencies are cargo features, so a chapter loads only
@@ -64,6 +66,7 @@ pub mod cpython;
 pub mod contention;
 #[cfg(feature = "async")]
 pub mod cooperative;
+pub mod counters;
 pub mod deadlock;
 pub mod exercise;
 pub mod exercises;
@@ -80,6 +83,8 @@ pub mod primes;
 pub mod process;
 pub mod progress;
 pub mod race;
+#[cfg(feature = "rcu")]
+pub mod rcu;
 pub mod reduction;
 #[cfg(feature = "schedules")]
 pub mod schedules;
@@ -141,6 +146,7 @@ pub mod prelude {
     pub use crate::compiler;
     pub use crate::cpython;
     pub use crate::contention;
+    pub use crate::counters::{self, Global, LocalCount, Variant};
     #[cfg(feature = "async")]
     pub use crate::cooperative::{self, Answer, Checker};
     pub use crate::deadlock::{self, Board, Lock, Stuck};
@@ -160,6 +166,10 @@ pub mod prelude {
     pub use crate::process::{self, Inbox, Msg, Worker};
     pub use crate::progress::progress;
     pub use crate::race;
+    #[cfg(feature = "rcu")]
+    pub use crate::rcu::{self, Network, Published};
+    #[cfg(feature = "rcu")]
+    pub use arc_swap::ArcSwap;
     pub use crate::reduction::{self, Flaw, Piece};
     #[cfg(feature = "schedules")]
     pub use crate::schedules;

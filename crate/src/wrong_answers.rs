@@ -388,6 +388,23 @@ wrong_answers! {
         free_threaded_keeps_the_gil => |r, c, j: Job| two_jobs_gil_covers(if r == Runtime::FreeThreaded { Runtime::CPythonThreads } else { r }, c, j, false, false), says "FreeThreaded";
         processes_share_one_gil => |r, c, j: Job| two_jobs_gil_covers(if r == Runtime::CPythonProcesses { Runtime::CPythonThreads } else { r }, c, j, false, false), says "CPythonProcesses";
     }
+    ch16_approximate_counter {
+        // Schedule-dependent: right on one thread; the explorer puts two flushes between each other's load and store.
+        flush_loads_then_stores => |g, s| WrongLocal::new(g, s, LocalMistake::LoadThenStore), says "explored schedule", says "lost";
+        never_flushes_before_the_end => |g, s| WrongLocal::new(g, s, LocalMistake::NeverFlushesEarly), says "may lag by at most workers x S = 15";
+        flushes_every_increment => |g, s| WrongLocal::new(g, s, LocalMistake::FlushesEveryIncrement), says "written";
+        keeps_the_count_after_flushing => |g, s| WrongLocal::new(g, s, LocalMistake::KeepsTheCount), says "more than was counted";
+        flush_forgets_the_remainder => |g, s| WrongLocal::new(g, s, LocalMistake::FlushForgetsTheRemainder), says "then every worker's flush()", says "not 100";
+    }
+    #[cfg(feature = "rcu")]
+    ch16_rcu_update {
+        // Schedule-dependent, the first three: right on one thread; the explorer lets the other writer publish in between.
+        load_copy_store => rcu_wrong::load_copy_store, says "explored schedule", says "lost";
+        one_try_then_gives_up => rcu_wrong::one_try_then_gives_up, says "explored schedule";
+        retries_with_the_first_copy => rcu_wrong::retries_with_the_first_copy, says "explored schedule";
+        retries_with_a_stale_version => rcu_wrong::retries_with_a_stale_version, says "endless loop";
+        publishes_only_the_new_node => rcu_wrong::publishes_only_the_new_node, says "on one thread", says "should publish";
+    }
     ch17_relay_orderings {
         // Schedule-dependent, the first four: right in every run on x86; the
         // judge explores every execution the memory model allows.
@@ -426,6 +443,132 @@ wrong_answers! {
     }
 }
 
+use crate::counters::{Global, LocalCount};
+
+#[derive(Clone, Copy)]
+enum LocalMistake {
+    LoadThenStore,
+    NeverFlushesEarly,
+    FlushesEveryIncrement,
+    KeepsTheCount,
+    FlushForgetsTheRemainder,
+}
+
+/// An approximate counter's local part, with one mistake.
+struct WrongLocal {
+    global: Arc<Global>,
+    threshold: u64,
+    count: u64,
+    flushed: u64,
+    mistake: LocalMistake,
+}
+
+impl WrongLocal {
+    fn new(global: Arc<Global>, threshold: u64, mistake: LocalMistake) -> WrongLocal {
+        WrongLocal { global, threshold, count: 0, flushed: 0, mistake }
+    }
+
+    fn publish(&mut self) {
+        match self.mistake {
+            LocalMistake::LoadThenStore => {
+                let g = self.global.load();
+                self.global.store(g + self.count);
+            }
+            LocalMistake::KeepsTheCount => {
+                // Adds the whole local count again each time.
+                self.global.fetch_add(self.count);
+                self.flushed = self.count;
+                return;
+            }
+            _ => {
+                self.global.fetch_add(self.count);
+            }
+        }
+        self.count = 0;
+    }
+}
+
+impl LocalCount for WrongLocal {
+    fn increment(&mut self) {
+        self.count += 1;
+        match self.mistake {
+            LocalMistake::NeverFlushesEarly => {}
+            LocalMistake::FlushesEveryIncrement => self.publish(),
+            LocalMistake::KeepsTheCount => {
+                if self.count - self.flushed >= self.threshold {
+                    self.publish();
+                }
+            }
+            _ => {
+                if self.count >= self.threshold {
+                    self.publish();
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        match self.mistake {
+            LocalMistake::FlushForgetsTheRemainder => {}
+            LocalMistake::KeepsTheCount if self.count > self.flushed => self.publish(),
+            LocalMistake::KeepsTheCount => {}
+            _ if self.count > 0 => self.publish(),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(feature = "rcu")]
+mod rcu_wrong {
+    use crate::rcu::{Network, Published};
+    use std::sync::Arc;
+
+    fn with(current: &Network, name: &str, address: &str) -> Arc<Network> {
+        let mut copy = current.clone();
+        copy.nodes.insert(name.to_string(), address.to_string());
+        Arc::new(copy)
+    }
+
+    /// Copies and publishes, whatever was published in between.
+    pub fn load_copy_store(net: &Published<Network>, name: &str, address: &str) {
+        let current = net.load();
+        net.store(with(&current, name, address));
+    }
+
+    /// Compare-and-swap once, and never looks at whether it worked.
+    pub fn one_try_then_gives_up(net: &Published<Network>, name: &str, address: &str) {
+        let current = net.load();
+        net.compare_and_swap(&current, with(&current, name, address));
+    }
+
+    /// Retries, but with the copy made from the first version it read.
+    pub fn retries_with_the_first_copy(net: &Published<Network>, name: &str, address: &str) {
+        let mut current = net.load();
+        let copy = with(&current, name, address);
+        loop {
+            let found = net.compare_and_swap(&current, copy.clone());
+            if Arc::ptr_eq(&found, &current) {
+                return;
+            }
+            current = found;
+        }
+    }
+
+    /// Retries against the version it read first: once another writer has
+    /// published, that swap can never succeed.
+    pub fn retries_with_a_stale_version(net: &Published<Network>, name: &str, address: &str) {
+        let current = net.load();
+        while !Arc::ptr_eq(&net.compare_and_swap(&current, with(&current, name, address)), &current) {}
+    }
+
+    /// Publishes a network of the new node alone.
+    pub fn publishes_only_the_new_node(net: &Published<Network>, name: &str, address: &str) {
+        let mut fresh = Network { primary: name.to_string(), nodes: Default::default() };
+        fresh.nodes.insert(name.to_string(), address.to_string());
+        let current = net.load();
+        net.compare_and_swap(&current, Arc::new(fresh));
+    }
+}
 use crate::atomics::{Relay, SteppedU64};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
