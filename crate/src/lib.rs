@@ -14,7 +14,7 @@
 //! | [`progress`] | which exercises you have passed, per chapter (`progress()`) | all |
 //! | [`workload`] | seeded random numbers, random pauses, a CPU burner of known size | 01, 02, 14 |
 //! | [`timeline`] | who runs, waits or holds a lock, over time | 01, 03, 10, 14 |
-//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15, 16, 17 |
+//! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15, 16, 17, 18 |
 //! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15, 16 |
 //! | [`basics`] | splitting work, results from threads | 00 |
 //! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06, 10 |
@@ -24,7 +24,7 @@
 //! | [`contention`] | what a lock costs: uncontended and contended increments, std vs parking_lot vs atomic | 03 |
 //! | [`guards`] | guards that release on every exit path: a lowered descriptor limit, a manual lock, a pool, a store for transactions | 04 |
 //! | [`web`] | a local HTTP server standing in for httpstat.us: statuses, delays, pages, flaky and held URLs, its own count of requests in flight (feature `web`) | 05, 11 |
-//! | [`channels`] | a TCP server on a thread and a runtime of its own that stops when its handle drops, the checks of an echo server (real sockets) and of a pipeline of bounded channels (feature `async`) | 11 |
+//! | [`channels`] | a TCP server on a thread and a runtime of its own that stops when its handle drops, the checks of an echo server (real sockets) and of a pipeline of bounded channels (feature `async`) | 11, 18 |
 //! | [`process`] | worker processes: a Rust worker binary spoken to in JSON lines, killed when its handle drops; the inbox of a pool | 06, 07, 15 |
 //! | [`reduction`] | reductions: rounds of a tree reduction, values that remember their combining tree, flaws of an operator (grouping, order) | 07 |
 //! | [`imaging`] | a scene drawn in code, grayscale, global and adaptive thresholds, tiles as files processed by workers | 08 |
@@ -175,7 +175,7 @@ pub mod prelude {
     pub use crate::schedules;
     pub use crate::sequential;
     #[cfg(feature = "server")]
-    pub use crate::server::{self, Running, Stop};
+    pub use crate::server::{self, Running};
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     #[cfg(feature = "async")]
     pub use crate::tasks::{self, Log};
