@@ -103,6 +103,8 @@ exercises! {
     ch15_two_jobs in "15-global-interpreter-lock": gil::judge_two_jobs(two_jobs);
     ch17_relay_orderings in "17-memory-model-and-atomics": atomics::judge_relay_orderings(relay_orderings);
     ch17_atomic_max in "17-memory-model-and-atomics": atomics::judge_atomic_max(record_max);
+    #[cfg(feature = "testing")] ch19_max_instances in "19-testing-debugging-scheduling": scheduling::judge_max_instances(run_every);
+    #[cfg(feature = "testing")] ch19_shuttle_test in "19-testing-debugging-scheduling": testing::judge_shuttle_test(tickets_test);
 }
 
 /// Checks the learner's solution of an exercise and prints the verdict:

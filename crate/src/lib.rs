@@ -37,7 +37,9 @@
 //! | [`race`] | race conditions in explored models: a counter that loses updates, a bank whose transfers race | 14 |
 //! | [`gil`] | a global interpreter lock, emulated: the trait a notebook's GIL implements, CPython's switch interval, the fair-GIL check | 15 |
 //! | [`atomics`] | counters that lose updates or not, litmus tests run on the hardware beside a model of the memory model that explores every execution, the relay and atomic-maximum judges | 17 |
-//! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14 |
+//! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14, 19 |
+//! | [`scheduling`] | a tokio-cron-scheduler in the background, a record of ticks and overlapping runs, the max-instances judge on a paused clock (feature `testing`) | 19 |
+//! | [`testing`] | the book's Fibonacci test suite and a test runner on N threads, a `tracing` log captured into a buffer, ThreadSanitizer on a small program, the shuttle-test judge (feature `testing`) | 19 |
 //!
 //! Topics with heavy dependencies are cargo features, so a chapter loads only
 //! what it uses: `async` (tokio), `web` (an HTTP server and clients), `image`,
@@ -80,10 +82,14 @@ pub mod race;
 pub mod reduction;
 #[cfg(feature = "schedules")]
 pub mod schedules;
+#[cfg(feature = "testing")]
+pub mod scheduling;
 pub mod sequential;
 pub mod starvation;
 #[cfg(feature = "async")]
 pub mod tasks;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timeline;
 #[cfg(feature = "web")]
 pub mod web;
@@ -157,10 +163,14 @@ pub mod prelude {
     pub use crate::reduction::{self, Flaw, Piece};
     #[cfg(feature = "schedules")]
     pub use crate::schedules;
+    #[cfg(feature = "testing")]
+    pub use crate::scheduling::{self, Background, Runs};
     pub use crate::sequential;
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     #[cfg(feature = "async")]
     pub use crate::tasks::{self, Log};
+    #[cfg(feature = "testing")]
+    pub use crate::testing::{self, Capture, Tickets};
     pub use crate::timeline::{State, Timeline};
     pub use crate::workload;
     #[cfg(feature = "web")]
