@@ -126,6 +126,15 @@ pub struct Capture {
 
 struct Sink(Arc<Mutex<Vec<u8>>>);
 
+/// Log times as seconds since the log was made, to the tenth of a millisecond.
+struct Since(Instant);
+
+impl tracing_subscriber::fmt::time::FormatTime for Since {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(w, "{:8.4} s", self.0.elapsed().as_secs_f64())
+    }
+}
+
 impl std::io::Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
@@ -155,7 +164,7 @@ impl Capture {
             .with_ansi(false)
             .with_thread_names(true)
             .with_target(false)
-            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_timer(Since(Instant::now()))
             .with_max_level(tracing::Level::TRACE)
             .finish();
         Capture { buffer, dispatch: tracing::Dispatch::new(subscriber), origin: Instant::now() }
@@ -242,6 +251,21 @@ pub fn thread_sanitizer(program: &str) -> Result<Sanitized, String> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     outcome
+}
+
+/// The version of Miri, if `cargo +nightly miri` is installed here;
+/// otherwise why not. Runs nothing else.
+pub fn miri_version() -> Result<String, String> {
+    let out = std::process::Command::new("cargo")
+        .args(["+nightly", "miri", "--version"])
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        let said = String::from_utf8_lossy(&out.stderr);
+        Err(said.lines().find(|l| !l.trim().is_empty()).unwrap_or("cargo miri is not installed").trim().to_string())
+    }
 }
 
 // --- exercise: a shuttle test ------------------------------------------------------------
@@ -373,6 +397,22 @@ mod tests {
         assert_eq!(fib_mod(0, 7), 0);
         assert_eq!(last_ten_digits(&fib(90)), 2880067194370816120 % 10_000_000_000);
         assert_eq!(last_ten_digits(&fib(20_000)), fib_mod(20_000, 10_000_000_000));
+    }
+
+    #[test]
+    fn the_sanitizer_sees_the_race_where_it_can_run() {
+        let racy = "static mut C: u64 = 0; fn main() { let t = std::thread::spawn(|| unsafe { C += 1 }); unsafe { C += 1 }; t.join().unwrap(); }";
+        let safe = "static C: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0); fn main() { let t = std::thread::spawn(|| { C.fetch_add(1, std::sync::atomic::Ordering::SeqCst); }); C.fetch_add(1, std::sync::atomic::Ordering::SeqCst); t.join().unwrap(); }";
+        // Without a nightly compiler both are Err (nothing run); with one, the
+        // race is reported and the atomic version is clean.
+        match (thread_sanitizer(racy), thread_sanitizer(safe)) {
+            (Ok(r), Ok(s)) => {
+                assert!(r.warnings >= 1 && r.key_lines.iter().any(|l| l.contains("data race")), "{r:?}");
+                assert_eq!(s.warnings, 0, "{s:?}");
+            }
+            (Err(a), Err(b)) => assert!(a.contains("not") || a.contains("could"), "{a} / {b}"),
+            other => panic!("one built and one did not: {other:?}"),
+        }
     }
 
     fn passes() {}
