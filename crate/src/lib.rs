@@ -17,7 +17,7 @@
 //! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15, 17 |
 //! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15 |
 //! | [`basics`] | splitting work, results from threads | 00 |
-//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06, 10 |
+//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06, 10, 19 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 00, 02 |
 //! | [`workqueue`] | work queues and priority queues (with aging) shared by a pool of threads | 03 |
@@ -30,8 +30,8 @@
 //! | [`imaging`] | a scene drawn in code, grayscale, global and adaptive thresholds, tiles as files processed by workers | 08 |
 //! | [`picture`] | images shown inline side by side, also in untrusted notebooks (both need the feature `image`) | 08 |
 //! | [`cooperative`] | cooperative tasks on one thread: the book's three primality checks, time to each answer, a checker that reports how far its checks got (feature `async`) | 09 |
-//! | [`tasks`] | tokio tasks: the book's countdowns logged and charted, a one-thread event loop usable after `.await`, deadline order, at most k in flight (feature `async`) | 10, 11 |
-//! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
+//! | [`tasks`] | tokio tasks: the book's countdowns logged and charted, a one-thread event loop usable after `.await`, deadline order, at most k in flight (feature `async`) | 10, 11, 19 |
+//! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12, 19 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
 //! | [`race`] | race conditions in explored models: a counter that loses updates, a bank whose transfers race | 14 |
@@ -164,13 +164,13 @@ pub mod prelude {
     #[cfg(feature = "schedules")]
     pub use crate::schedules;
     #[cfg(feature = "testing")]
-    pub use crate::scheduling::{self, Background, Runs};
+    pub use crate::scheduling;
     pub use crate::sequential;
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     #[cfg(feature = "async")]
     pub use crate::tasks::{self, Log};
     #[cfg(feature = "testing")]
-    pub use crate::testing::{self, Capture, Tickets};
+    pub use crate::testing;
     pub use crate::timeline::{State, Timeline};
     pub use crate::workload;
     #[cfg(feature = "web")]
