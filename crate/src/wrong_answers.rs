@@ -411,12 +411,12 @@ wrong_answers! {
     ch19_max_instances {
         // Schedule-dependent: right whenever each run begins before the next
         // tick; the judge holds the runner up so that three ticks come at once.
-        counts_once_the_run_begins => |p, n, k, job| ch19::counts_once_the_run_begins(p, n, k, job), says "held up from 250 ms to 950 ms", says "should have been skipped, but it ran";
-        queues_the_tick => |p, n, k, job| ch19::queues_the_tick(p, n, k, job), says "skipped, not queued";
-        awaits_each_run => |p, n, k, job| ch19::awaits_each_run(p, n, k, job), says "later, at 700 ms";
-        lets_one_too_many_in => |p, n, k, job| ch19::lets_one_too_many_in(p, n, k, job), says "tick 2 came at 600 ms while 1 run(s) were in flight";
-        first_tick_at_once => |p, n, k, job| ch19::first_tick_at_once(p, n, k, job), says "started at 0 ms, before its tick (300 ms)";
-        returns_without_waiting => |p, n, k, job| ch19::returns_without_waiting(p, n, k, job), says "were not finished";
+        counts_once_the_run_begins => ch19::counts_once_the_run_begins, says "held up from 250 ms to 950 ms", says "should have been skipped, but it ran";
+        queues_the_tick => ch19::queues_the_tick, says "skipped, not queued";
+        awaits_each_run => ch19::awaits_each_run, says "later, at 700 ms";
+        lets_one_too_many_in => ch19::lets_one_too_many_in, says "tick 2 came at 600 ms while 1 run(s) were in flight";
+        first_tick_at_once => ch19::first_tick_at_once, says "started at 0 ms, before its tick (300 ms)";
+        returns_without_waiting => ch19::returns_without_waiting, says "were not finished";
     }
     #[cfg(feature = "testing")]
     ch19_shuttle_test {
