@@ -107,6 +107,8 @@ exercises! {
     ch17_atomic_max in "17-memory-model-and-atomics": atomics::judge_atomic_max(record_max);
     ch18_calculator in "18-server-from-scratch": calculator::judge_calculator(evaluate);
     #[cfg(feature = "server")] ch18_line_buffer in "18-server-from-scratch": server::judge_line_buffer(split_lines);
+    #[cfg(feature = "testing")] ch19_max_instances in "19-testing-debugging-scheduling": scheduling::judge_max_instances(run_every);
+    #[cfg(feature = "testing")] ch19_shuttle_test in "19-testing-debugging-scheduling": testing::judge_shuttle_test(tickets_test);
 }
 
 /// Checks the learner's solution of an exercise and prints the verdict:

@@ -17,7 +17,7 @@
 //! | [`cpython`] | the course's own Python programs run in the real `python3`, their timings brought back as data | 01, 02, 15, 16, 17, 18 |
 //! | [`compiler`] | the real compiler run on a program that must not compile, its refusal shown as output | 03, 15, 16 |
 //! | [`basics`] | splitting work, results from threads | 00 |
-//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06, 10 |
+//! | [`primes`] | trial-division primality, sequential and parallel | 00, 01, 02, 03, 06, 10, 19 |
 //! | [`sequential`] | an inherently sequential big-integer iteration | 01 |
 //! | [`amdahl`] | Amdahl's law, speedup curves, fitting the serial fraction | 00, 02 |
 //! | [`workqueue`] | work queues and priority queues (with aging) shared by a pool of threads | 03 |
@@ -30,8 +30,8 @@
 //! | [`imaging`] | a scene drawn in code, grayscale, global and adaptive thresholds, tiles as files processed by workers | 08 |
 //! | [`picture`] | images shown inline side by side, also in untrusted notebooks (both need the feature `image`) | 08 |
 //! | [`cooperative`] | cooperative tasks on one thread: the book's three primality checks, time to each answer, a checker that reports how far its checks got (feature `async`) | 09 |
-//! | [`tasks`] | tokio tasks: the book's countdowns logged and charted, a one-thread event loop usable after `.await`, deadline order, at most k in flight (feature `async`) | 10, 11 |
-//! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12 |
+//! | [`tasks`] | tokio tasks: the book's countdowns logged and charted, a one-thread event loop usable after `.await`, deadline order, at most k in flight (feature `async`) | 10, 11, 19 |
+//! | [`deadlock`] | locks that report a deadlock (the wait-for cycle) instead of hanging; dining philosophers | 12, 19 |
 //! | [`starvation`] | readers-writers policies measured for starvation; a first-come-first-served semaphore; fair locks | 13 |
 //! | [`explore`] | a schedule explorer: model programs whose interleavings are chosen, searched and replayed (used through `race`) | none directly |
 //! | [`race`] | race conditions in explored models: a counter that loses updates, a bank whose transfers race | 14 |
@@ -41,7 +41,9 @@
 //! | [`server`] | a server loop on a thread of its own that stops when dropped, lines framed from a stream of reads, a load generator reporting throughput, latency and lost replies (feature `server`) | 18 |
 //! | [`counters`] | counters shared by many threads: one lock, atomic, sharded and approximate, timed for 1..N workers; the approximate counter's lag against its threshold; the approximate-counter judge | 16 |
 //! | [`rcu`] | read-copy-update: the book's network map with a primary node, a published version for the RCU-update judge (feature `rcu`) | 16 |
-//! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14 |
+//! | [`schedules`] | real code (written with shuttle's `sync` and `thread`) run under many schedules; a failing one found, printed and replayed | 14, 19 |
+//! | [`scheduling`] | a tokio-cron-scheduler in the background, a record of ticks and overlapping runs, the max-instances judge on a paused clock (feature `testing`) | 19 |
+//! | [`testing`] | the book's Fibonacci test suite and a test runner on N threads, a `tracing` log captured into a buffer, ThreadSanitizer on a small program, the shuttle-test judge (feature `testing`) | 19 |
 //!
 //! Topics with heavy dependencies are cargo features, so a chapter loads only
 //! what it uses: `async` (tokio), `web` (an HTTP server and clients), `image`,
@@ -90,10 +92,14 @@ pub mod reduction;
 pub mod schedules;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "testing")]
+pub mod scheduling;
 pub mod sequential;
 pub mod starvation;
 #[cfg(feature = "async")]
 pub mod tasks;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timeline;
 #[cfg(feature = "web")]
 pub mod web;
@@ -173,12 +179,16 @@ pub mod prelude {
     pub use crate::reduction::{self, Flaw, Piece};
     #[cfg(feature = "schedules")]
     pub use crate::schedules;
+    #[cfg(feature = "testing")]
+    pub use crate::scheduling;
     pub use crate::sequential;
     #[cfg(feature = "server")]
     pub use crate::server::{self, Running};
     pub use crate::starvation::{self, ReadWrite, Semaphore, TicketLock};
     #[cfg(feature = "async")]
     pub use crate::tasks::{self, Log};
+    #[cfg(feature = "testing")]
+    pub use crate::testing;
     pub use crate::timeline::{State, Timeline};
     pub use crate::workload;
     #[cfg(feature = "web")]

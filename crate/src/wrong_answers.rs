@@ -441,6 +441,27 @@ wrong_answers! {
         no_limit => line_answers::no_limit, says "no newline";
         limits_the_read_not_the_line => line_answers::limits_the_read_not_the_line, says "600 short lines";
     }
+    #[cfg(feature = "testing")]
+    ch19_max_instances {
+        // Schedule-dependent: right whenever each run begins before the next
+        // tick; the judge holds the runner up so that three ticks come at once.
+        counts_once_the_run_begins => ch19::counts_once_the_run_begins, says "held up from 250 ms to 950 ms", says "should have been skipped, but it ran";
+        queues_the_tick => ch19::queues_the_tick, says "skipped, not queued";
+        awaits_each_run => ch19::awaits_each_run, says "later, at 700 ms";
+        lets_one_too_many_in => ch19::lets_one_too_many_in, says "tick 2 came at 600 ms while 1 run(s) were in flight";
+        first_tick_at_once => ch19::first_tick_at_once, says "started at 0 ms, before its tick (300 ms)";
+        returns_without_waiting => ch19::returns_without_waiting, says "were not finished";
+    }
+    #[cfg(feature = "testing")]
+    ch19_shuttle_test {
+        takes_on_one_thread => ch19::takes_on_one_thread, says "passed against the LosingRoll in all 1000 schedules";
+        // Schedule-dependent: right whenever the spawned taker goes first.
+        expects_the_spawned_thread_first => ch19::expects_the_spawned_thread_first, says "failed against the correct Roll", says "in every interleaving";
+        // Schedule-dependent: right whenever both takers finish before the check.
+        checks_before_joining => ch19::checks_before_joining, says "failed against the correct Roll";
+        never_asserts => ch19::never_asserts, says "cannot catch its bug";
+        takes_one_ticket => ch19::takes_one_ticket, says "took 1 ticket(s) per run";
+    }
 }
 
 use crate::counters::{Global, LocalCount};
@@ -2617,5 +2638,166 @@ mod line_answers {
             return Err("too much at once".into());
         }
         no_limit(pending, incoming)
+// --- ch19 ----------------------------------------------------------------------
+
+#[cfg(feature = "testing")]
+mod ch19 {
+    use crate::scheduling::Task;
+    use crate::testing::Tickets;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::time::{interval, interval_at, Instant};
+
+    /// Counts a run inside the spawned task, when it begins: the next tick
+    /// usually comes later, so the count is usually up to date by then.
+    pub async fn counts_once_the_run_begins(period: Duration, ticks: usize, max: usize, job: Task) -> Vec<bool> {
+        let mut clock = interval_at(Instant::now() + period, period);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let mut runs = Vec::new();
+        let mut ran = Vec::new();
+        for tick in 1..=ticks {
+            clock.tick().await;
+            if in_flight.load(Ordering::SeqCst) < max {
+                let (job, in_flight) = (job.clone(), in_flight.clone());
+                runs.push(tokio::spawn(async move {
+                    in_flight.fetch_add(1, Ordering::SeqCst);
+                    job(tick).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                }));
+                ran.push(true);
+            } else {
+                ran.push(false);
+            }
+        }
+        for r in runs {
+            let _ = r.await;
+        }
+        ran
+    }
+
+    /// A semaphore of max permits: a tick that finds none free waits for one.
+    pub async fn queues_the_tick(period: Duration, ticks: usize, max: usize, job: Task) -> Vec<bool> {
+        let mut clock = interval_at(Instant::now() + period, period);
+        let permits = Arc::new(tokio::sync::Semaphore::new(max));
+        let mut runs = Vec::new();
+        for tick in 1..=ticks {
+            clock.tick().await;
+            let (job, permits) = (job.clone(), permits.clone());
+            runs.push(tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                job(tick).await;
+            }));
+        }
+        for r in runs {
+            let _ = r.await;
+        }
+        vec![true; ticks]
+    }
+
+    /// Runs each tick's job inline: never two at once, and the ticks wait.
+    pub async fn awaits_each_run(period: Duration, ticks: usize, _max: usize, job: Task) -> Vec<bool> {
+        let mut clock = interval_at(Instant::now() + period, period);
+        for tick in 1..=ticks {
+            clock.tick().await;
+            job(tick).await;
+        }
+        vec![true; ticks]
+    }
+
+    /// `<=` where `<` belongs.
+    pub async fn lets_one_too_many_in(period: Duration, ticks: usize, max: usize, job: Task) -> Vec<bool> {
+        let mut clock = interval_at(Instant::now() + period, period);
+        let mut runs = tokio::task::JoinSet::new();
+        let mut ran = Vec::new();
+        for tick in 1..=ticks {
+            clock.tick().await;
+            while runs.try_join_next().is_some() {}
+            ran.push(runs.len() <= max);
+            if runs.len() <= max {
+                runs.spawn(job(tick));
+            }
+        }
+        while runs.join_next().await.is_some() {}
+        ran
+    }
+
+    /// tokio's interval(): its first tick is at once.
+    pub async fn first_tick_at_once(period: Duration, ticks: usize, max: usize, job: Task) -> Vec<bool> {
+        let mut clock = interval(period);
+        let mut runs = tokio::task::JoinSet::new();
+        let mut ran = Vec::new();
+        for tick in 1..=ticks {
+            clock.tick().await;
+            while runs.try_join_next().is_some() {}
+            ran.push(runs.len() < max);
+            if runs.len() < max {
+                runs.spawn(job(tick));
+            }
+        }
+        while runs.join_next().await.is_some() {}
+        ran
+    }
+
+    /// Right, but returns after the last tick with runs still going.
+    pub async fn returns_without_waiting(period: Duration, ticks: usize, max: usize, job: Task) -> Vec<bool> {
+        let mut clock = interval_at(Instant::now() + period, period);
+        let mut runs = tokio::task::JoinSet::new();
+        let mut ran = Vec::new();
+        for tick in 1..=ticks {
+            clock.tick().await;
+            while runs.try_join_next().is_some() {}
+            ran.push(runs.len() < max);
+            if runs.len() < max {
+                runs.spawn(job(tick));
+            }
+        }
+        runs.detach_all();
+        ran
+    }
+
+    pub fn takes_on_one_thread(roll: Arc<dyn Tickets>) {
+        let (a, b) = (roll.take(), roll.take());
+        assert_ne!(a, b);
+    }
+
+    pub fn expects_the_spawned_thread_first(roll: Arc<dyn Tickets>) {
+        let other = {
+            let roll = roll.clone();
+            shuttle::thread::spawn(move || roll.take())
+        };
+        let mine = roll.take();
+        let theirs = other.join().unwrap();
+        assert_eq!((theirs, mine), (0, 1), "the spawned taker should get ticket 0");
+    }
+
+    pub fn checks_before_joining(roll: Arc<dyn Tickets>) {
+        let got = Arc::new(shuttle::sync::Mutex::new(Vec::new()));
+        let takers: Vec<_> = (0..2)
+            .map(|_| {
+                let (roll, got) = (roll.clone(), got.clone());
+                shuttle::thread::spawn(move || got.lock().unwrap().push(roll.take()))
+            })
+            .collect();
+        let mut seen = got.lock().unwrap().clone();
+        seen.sort();
+        assert_eq!(seen, [0, 1], "tickets handed out");
+        for t in takers {
+            t.join().unwrap();
+        }
+    }
+
+    pub fn never_asserts(roll: Arc<dyn Tickets>) {
+        let other = {
+            let roll = roll.clone();
+            shuttle::thread::spawn(move || roll.take())
+        };
+        let _ = roll.take();
+        let _ = other.join();
+    }
+
+    pub fn takes_one_ticket(roll: Arc<dyn Tickets>) {
+        let t = shuttle::thread::spawn(move || roll.take());
+        assert_eq!(t.join().unwrap(), 0);
     }
 }
