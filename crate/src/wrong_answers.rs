@@ -2638,6 +2638,9 @@ mod line_answers {
             return Err("too much at once".into());
         }
         no_limit(pending, incoming)
+    }
+}
+
 // --- ch19 ----------------------------------------------------------------------
 
 #[cfg(feature = "testing")]
