@@ -224,6 +224,7 @@ pub fn thread_sanitizer(program: &str) -> Result<Sanitized, String> {
         std::fs::write(dir.join("main.rs"), program).map_err(|e| format!("could not write the program: {e}"))?;
         let built = Command::new("rustc")
             .current_dir(&dir)
+            .env("RUSTUP_AUTO_INSTALL", "0") // never a download from inside a cell
             .args(["+nightly", "-Zsanitizer=thread", "-Cunsafe-allow-abi-mismatch=sanitizer", "-O", "--edition", "2021", "main.rs", "-o", "main"])
             .output()
             .map_err(|e| format!("could not run rustc: {e}"))?;
@@ -257,6 +258,7 @@ pub fn thread_sanitizer(program: &str) -> Result<Sanitized, String> {
 /// otherwise why not. Runs nothing else.
 pub fn miri_version() -> Result<String, String> {
     let out = std::process::Command::new("cargo")
+        .env("RUSTUP_AUTO_INSTALL", "0")
         .args(["+nightly", "miri", "--version"])
         .output()
         .map_err(|e| format!("could not run cargo: {e}"))?;
