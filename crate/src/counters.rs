@@ -377,15 +377,7 @@ impl Global {
     /// Does `act` as one step: under the explorer, first waits for this
     /// thread's turn, then acts and logs what it did.
     fn step<R>(&self, act: impl FnOnce() -> R, say: impl FnOnce(&R) -> String) -> R {
-        match &self.sched {
-            Some(sched) => {
-                let (me, mut st) = sched.step();
-                let r = act();
-                st.log.push(format!("T{me} {}", say(&r)));
-                r
-            }
-            None => act(),
-        }
+        Sched::logged(self.sched.as_deref(), act, say)
     }
 
     /// Reads the global count.

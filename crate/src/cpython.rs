@@ -62,16 +62,7 @@ impl Python {
         if !PROGRAMS.iter().any(|(n, _)| *n == name) {
             return Err(format!("there is no course program called {name}"));
         }
-        let dir = std::env::temp_dir().join(format!("concurrency-lab-python-{}", std::process::id()));
-        write_programs(&dir).map_err(|e| format!("could not write the Python programs to {}: {e}", dir.display()))?;
-        let mut child = Command::new(&self.program)
-            .arg(dir.join(name))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0) // its own group: a time-out kills its workers too
-            .spawn()
-            .map_err(|e| format!("could not start {}: {e}", self.program))?;
+        let mut child = self.start(name, Stdio::piped())?;
         let group = child.id() as i32;
         let mut stdin = child.stdin.take();
         let written = stdin.as_mut().map(|s| s.write_all(input.to_string().as_bytes()));
@@ -113,6 +104,22 @@ impl Python {
         serde_json::from_str(last).map_err(|e| format!("{name} printed no JSON result ({e}): {:?}", last_lines(&out, 3)))
     }
 
+    /// Writes the course programs out and starts `name` with piped stdin
+    /// and stdout, in a process group of its own (so that stopping it stops
+    /// any workers it started too).
+    fn start(&self, name: &str, stderr: Stdio) -> Result<std::process::Child, String> {
+        let dir = std::env::temp_dir().join(format!("concurrency-lab-python-{}", std::process::id()));
+        write_programs(&dir).map_err(|e| format!("could not write the Python programs to {}: {e}", dir.display()))?;
+        Command::new(&self.program)
+            .arg(dir.join(name))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", self.program))
+    }
+
     /// The primes among `numbers` found by CPython, timed once per entry of
     /// `workers` (0: no pool, one process; n: a pool of n processes).
     pub fn primes(&self, numbers: &[u64], workers: &[usize], samples: usize, limit: Duration) -> Result<PyPrimes, String> {
@@ -152,16 +159,7 @@ impl Python {
     /// listens. It stops when the handle is dropped.
     pub fn select_server(&self) -> Result<PyServer, String> {
         let name = "select_server.py";
-        let dir = std::env::temp_dir().join(format!("concurrency-lab-python-{}", std::process::id()));
-        write_programs(&dir).map_err(|e| format!("could not write the Python programs to {}: {e}", dir.display()))?;
-        let mut child = Command::new(&self.program)
-            .arg(dir.join(name))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("could not start {}: {e}", self.program))?;
+        let mut child = self.start(name, Stdio::inherit())?;
         let mut server = PyServer { addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), stdin: child.stdin.take(), child };
         if let Some(stdin) = server.stdin.as_mut() {
             stdin.write_all(b"{}\n").and_then(|_| stdin.flush()).map_err(|e| format!("could not start {name}: {e}"))?;

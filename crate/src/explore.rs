@@ -200,6 +200,21 @@ impl Sched {
         (me, st)
     }
 
+    /// Does `act` as one step of `sched`'s schedule (waiting for this
+    /// thread's turn first) and logs what it did; without a scheduler
+    /// (a plain run) just does it.
+    pub(crate) fn logged<R>(sched: Option<&Sched>, act: impl FnOnce() -> R, say: impl FnOnce(&R) -> String) -> R {
+        match sched {
+            Some(sched) => {
+                let (me, mut st) = sched.step();
+                let r = act();
+                st.log.push(format!("T{me} {}", say(&r)));
+                r
+            }
+            None => act(),
+        }
+    }
+
     pub(crate) fn lock(&self, id: usize, what: &str) {
         loop {
             let (me, mut st) = self.step();

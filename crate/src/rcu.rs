@@ -70,15 +70,7 @@ impl<T: fmt::Display> Published<T> {
     /// Does `act` as one step: under the explorer, first waits for this
     /// thread's turn, then acts and logs what it did.
     fn step<R>(&self, act: impl FnOnce() -> R, say: impl FnOnce(&R) -> String) -> R {
-        match &self.sched {
-            Some(sched) => {
-                let (me, mut st) = sched.step();
-                let r = act();
-                st.log.push(format!("T{me} {}", say(&r)));
-                r
-            }
-            None => act(),
-        }
+        Sched::logged(self.sched.as_deref(), act, say)
     }
 
     /// The current version. It stays valid (and unchanged) however long you
