@@ -39,9 +39,15 @@ pub struct Search {
     pub found: Option<Found>,
 }
 
+/// Shuttle runs swap the process's panic hook and stderr for their
+/// duration: two at once (tests, or a judge on two threads) would restore
+/// each other's, so they take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `test` under up to `runs` random schedules (from `seed`, so the
 /// search itself is repeatable) and stops at the first that fails.
 pub fn search(runs: usize, seed: u64, test: impl Fn() + Send + Sync + 'static) -> Search {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let count = Arc::new(AtomicUsize::new(0));
     let counted = {
         let count = count.clone();
@@ -50,7 +56,15 @@ pub fn search(runs: usize, seed: u64, test: impl Fn() + Send + Sync + 'static) -
             test()
         }
     };
-    let dir = std::env::temp_dir().join(format!("concurrency-lab-shuttle-{}", std::process::id()));
+    // A directory of its own per search: searches running at the same time
+    // (tests, or a judge's two searches on two threads) must not delete each
+    // other's schedule file.
+    static SEARCHES: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "concurrency-lab-shuttle-{}-{}",
+        std::process::id(),
+        SEARCHES.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let outcome = std::fs::create_dir_all(&dir).map_err(|e| e.to_string()).and_then(|()| {
         let mut config = Config::new();
@@ -77,6 +91,7 @@ pub fn replay(schedule: &str, test: impl Fn() + Send + Sync + 'static) -> Result
     if schedule.is_empty() {
         return Err("no schedule to replay".to_string());
     }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let schedule = schedule.to_string();
     let mut config = Config::new();
     config.failure_persistence = FailurePersistence::None;
